@@ -1,0 +1,48 @@
+-- name: UpsertInstallation :one
+-- Insert or refresh an installation. A row that is active in another org is not taken over: the WHERE
+-- clause leaves it alone and the query returns no row (the caller reports installation_claimed).
+INSERT INTO lightfast_gw_installations (
+    id, provider, external_id, account_login, connected_by, org_id, status, webhook_secret, metadata, provider_account_info
+) VALUES (
+    @id, @provider, @external_id, @account_login, @connected_by, @org_id, 'active', @webhook_secret, @metadata, @provider_account_info
+)
+ON CONFLICT (provider, external_id) DO UPDATE SET
+    account_login = EXCLUDED.account_login,
+    connected_by = EXCLUDED.connected_by,
+    org_id = EXCLUDED.org_id,
+    status = 'active',
+    status_reason = NULL,
+    webhook_secret = COALESCE(EXCLUDED.webhook_secret, lightfast_gw_installations.webhook_secret),
+    provider_account_info = EXCLUDED.provider_account_info,
+    updated_at = now()
+WHERE lightfast_gw_installations.org_id = EXCLUDED.org_id
+   OR lightfast_gw_installations.status <> 'active'
+RETURNING *;
+
+-- name: GetInstallation :one
+SELECT * FROM lightfast_gw_installations WHERE id = @id;
+
+-- name: GetInstallationForOrg :one
+SELECT * FROM lightfast_gw_installations WHERE id = @id AND org_id = @org_id;
+
+-- name: GetInstallationByExternalID :one
+SELECT * FROM lightfast_gw_installations WHERE provider = @provider AND external_id = @external_id;
+
+-- name: ListInstallationsByOrg :many
+SELECT * FROM lightfast_gw_installations
+WHERE org_id = @org_id
+  AND (sqlc.narg('provider')::varchar IS NULL OR provider = sqlc.narg('provider'))
+  AND (sqlc.narg('status')::varchar IS NULL OR status = sqlc.narg('status'))
+ORDER BY created_at, id;
+
+-- name: SetInstallationStatus :one
+UPDATE lightfast_gw_installations
+SET status = @status, status_reason = @status_reason, updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: SetInstallationAccountInfo :one
+UPDATE lightfast_gw_installations
+SET provider_account_info = @provider_account_info, updated_at = now()
+WHERE id = @id
+RETURNING *;
