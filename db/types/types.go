@@ -76,7 +76,6 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-
 // Value lets pgx write nil Headers as {} instead of SQL NULL.
 func (h Headers) Value() (driver.Value, error) { return jsonValue(h) }
 

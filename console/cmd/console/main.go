@@ -1,0 +1,87 @@
+// Command console is the product back end of the Lightfast connections platform: the Connect API, the
+// connect-flow pages and the workers that turn deliveries into observations. `console serve` runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"go.uber.org/zap"
+
+	"github.com/lightfastai/connections/console/internal/config"
+	"github.com/lightfastai/connections/db"
+	"github.com/lightfastai/connections/db/migrations"
+	"github.com/lightfastai/connections/db/platform"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "console:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: console serve | console dev-token --user U --org O --role R")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx)
+	}
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func serve(ctx context.Context) error {
+	cfg, err := config.Load(platform.OSEnv())
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	log, err := platform.NewLogger("console", cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	platform.LogConfig(log, cfg)
+
+	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "console"})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := migrations.Check(ctx, pool); err != nil {
+		log.Error("refusing to start", zap.Error(err))
+		return err
+	}
+
+	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal())
+	if err != nil {
+		return err
+	}
+	defer redis.Close()
+
+	riverClient, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
+		Logger:               platform.SlogFromZap(log),
+		PollOnly:             cfg.DatabasePooler == db.PoolerTransaction,
+		RescueStuckJobsAfter: cfg.JobRescueAfter,
+	})
+	if err != nil {
+		return fmt.Errorf("river: %w", err)
+	}
+	_ = riverClient
+
+	reg := platform.NewRegistry()
+	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
+	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
+
+	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
+}

@@ -1,0 +1,108 @@
+// Package jobs is the contract for durable work between the services: River job argument types, their
+// kinds, queues and insert options. Both services import it; the worker for each kind lives in the
+// service named below.
+package jobs
+
+import (
+	"time"
+
+	"github.com/riverqueue/river"
+)
+
+// Queues.
+const (
+	QueueWebhooks = "webhooks" // console: webhook.process
+	QueueBackfill = "backfill" // console: backfill.run
+	QueueSync     = "sync"     // console: sync.config
+	QueueGateway  = "gateway"  // gateway: lifecycle, token refresh-ahead, retention, re-encryption
+)
+
+// WebhookProcess turns one delivery into observations (console).
+type WebhookProcess struct {
+	DeliveryID string `json:"deliveryId"`
+}
+
+// Kind implements river.JobArgs.
+func (WebhookProcess) Kind() string { return "webhook.process" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (WebhookProcess) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: 8}
+}
+
+// WebhookLifecycle applies an installation / repository lifecycle event (gateway).
+type WebhookLifecycle struct {
+	DeliveryID string `json:"deliveryId"`
+}
+
+// Kind implements river.JobArgs.
+func (WebhookLifecycle) Kind() string { return "webhook.lifecycle" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (WebhookLifecycle) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 8}
+}
+
+// TokenRefreshAhead refreshes tokens that expire soon (gateway, periodic).
+type TokenRefreshAhead struct{}
+
+// Kind implements river.JobArgs.
+func (TokenRefreshAhead) Kind() string { return "token.refresh_ahead" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (TokenRefreshAhead) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 3,
+		UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
+}
+
+// DeliveryRetention drops old delivery payloads and rows (gateway, periodic).
+type DeliveryRetention struct{}
+
+// Kind implements river.JobArgs.
+func (DeliveryRetention) Kind() string { return "delivery.retention" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (DeliveryRetention) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 3,
+		UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+}
+
+// TokensReencrypt moves encrypted columns to the active key (gateway).
+type TokensReencrypt struct{}
+
+// Kind implements river.JobArgs.
+func (TokensReencrypt) Kind() string { return "tokens.reencrypt" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (TokensReencrypt) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// BackfillRun pages through a provider's history for one integration (console).
+type BackfillRun struct {
+	IntegrationID string   `json:"integrationId"`
+	DepthDays     int      `json:"depthDays"`
+	EntityTypes   []string `json:"entityTypes"`
+}
+
+// Kind implements river.JobArgs.
+func (BackfillRun) Kind() string { return "backfill.run" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (BackfillRun) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueBackfill, MaxAttempts: 10}
+}
+
+// SyncConfig re-reads an integration's lightfast.yml through the provider API (console).
+type SyncConfig struct {
+	IntegrationID string `json:"integrationId"`
+	Reason        string `json:"reason"`
+}
+
+// Kind implements river.JobArgs.
+func (SyncConfig) Kind() string { return "sync.config" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (SyncConfig) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueSync, MaxAttempts: 5}
+}

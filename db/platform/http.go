@@ -1,0 +1,173 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// APIError is the one error shape of every JSON endpoint: {"error":{"code":…,"message":…}}. Code is
+// stable (clients match on it); Message is for people and never holds a secret.
+type APIError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *APIError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// Errorf builds an APIError.
+func Errorf(status int, code, format string, args ...any) *APIError {
+	return &APIError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// HTTPMetrics are the request counters and latency histograms of one server.
+type HTTPMetrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// NewHTTPMetrics registers the HTTP metrics on reg.
+func NewHTTPMetrics(reg prometheus.Registerer) *HTTPMetrics {
+	m := &HTTPMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total", Help: "HTTP requests by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "http_request_duration_seconds", Help: "HTTP request latency by method, route and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route", "status"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
+
+// NewEcho returns an echo server with request ids, an access log, panic recovery, metrics and the JSON
+// error handler.
+func NewEcho(log *zap.Logger, metrics *HTTPMetrics) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(log)
+	e.Use(middleware.RequestID())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}))
+	e.Use(accessLog(log, metrics))
+	return e
+}
+
+func accessLog(log *zap.Logger, m *HTTPMetrics) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				// Let the error handler write the response now, so the status below is the real one.
+				c.Error(err)
+			}
+			status := c.Response().Status
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			elapsed := time.Since(start)
+			if m != nil {
+				labels := []string{c.Request().Method, route, strconv.Itoa(status)}
+				m.requests.WithLabelValues(labels...).Inc()
+				m.latency.WithLabelValues(labels...).Observe(elapsed.Seconds())
+			}
+			// The path is the route template, not the URL: query strings can carry codes and states.
+			if route != "/healthz" && route != "/readyz" && route != "/metrics" {
+				log.Info("request",
+					zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+					zap.String("method", c.Request().Method), zap.String("route", route),
+					zap.Int("status", status), zap.Duration("elapsed", elapsed))
+			}
+			return nil
+		}
+	}
+}
+
+func errorHandler(log *zap.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		apiErr := toAPIError(err)
+		if apiErr.Status >= 500 {
+			log.Error("request failed", zap.String("route", c.Path()), zap.Error(err))
+		}
+		var werr error
+		if c.Request().Method == http.MethodHead {
+			werr = c.NoContent(apiErr.Status)
+		} else {
+			werr = c.JSON(apiErr.Status, map[string]*APIError{"error": apiErr})
+		}
+		if werr != nil {
+			log.Debug("write error response", zap.Error(werr))
+		}
+	}
+}
+
+var echoCodes = map[int]string{
+	http.StatusNotFound:              "not_found",
+	http.StatusMethodNotAllowed:      "method_not_allowed",
+	http.StatusRequestEntityTooLarge: "body_too_large",
+	http.StatusUnauthorized:          "unauthorized",
+	http.StatusBadRequest:            "bad_request",
+	http.StatusUnsupportedMediaType:  "unsupported_media_type",
+	http.StatusServiceUnavailable:    "unavailable",
+}
+
+func toAPIError(err error) *APIError {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code, ok := echoCodes[he.Code]
+		if !ok {
+			code = "error"
+		}
+		return &APIError{Status: he.Code, Code: code, Message: http.StatusText(he.Code)}
+	}
+	return &APIError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
+}
+
+// Serve runs e on addr until ctx is cancelled, then stops accepting, drains in-flight requests for up
+// to grace and returns.
+func Serve(ctx context.Context, e *echo.Echo, addr string, grace time.Duration, log *zap.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", zap.String("addr", ln.Addr().String()))
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", zap.Duration("grace", grace))
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

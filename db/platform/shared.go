@@ -1,0 +1,73 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/lightfastai/connections/db"
+	"github.com/lightfastai/connections/db/secrets"
+)
+
+// Shared is the configuration both services read (SPEC §8).
+type Shared struct {
+	AppEnv         string           `json:"APP_ENV"`
+	DatabaseURL    secrets.Secret   `json:"DATABASE_URL"`
+	DatabasePooler db.Pooler        `json:"DATABASE_POOLER"`
+	RedisURL       secrets.Secret   `json:"REDIS_URL"`
+	EncryptionKeys secrets.Secret   `json:"ENCRYPTION_KEYS"`
+	LogLevel       string           `json:"LOG_LEVEL"`
+	LogFormat      string           `json:"LOG_FORMAT"`
+	ShutdownGrace  time.Duration    `json:"SHUTDOWN_TIMEOUT"`
+	Keyring        *secrets.Keyring `json:"-"`
+}
+
+// Production reports whether APP_ENV is production (dev-only shortcuts are refused there).
+func (s Shared) Production() bool { return s.AppEnv == "production" }
+
+// LoadShared reads the shared variables.
+func LoadShared(e *Env) Shared {
+	s := Shared{
+		AppEnv:        e.OneOf("APP_ENV", "development", "development", "test", "production"),
+		DatabaseURL:   e.Secret("DATABASE_URL"),
+		RedisURL:      e.Secret("REDIS_URL"),
+		LogLevel:      e.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		LogFormat:     e.OneOf("LOG_FORMAT", "json", "json", "console"),
+		ShutdownGrace: e.Duration("SHUTDOWN_TIMEOUT", 10*time.Second),
+	}
+	pooler, err := db.ParsePooler(e.String("DATABASE_POOLER", "none"))
+	e.Check("DATABASE_POOLER", err)
+	s.DatabasePooler = pooler
+	s.EncryptionKeys = e.Secret("ENCRYPTION_KEYS")
+	if s.EncryptionKeys != "" {
+		kr, err := secrets.ParseKeyring(s.EncryptionKeys.Reveal())
+		e.Check("ENCRYPTION_KEYS", err)
+		s.Keyring = kr
+	}
+	if s.RedisURL != "" {
+		_, err := rueidis.ParseURL(s.RedisURL.Reveal())
+		e.Check("REDIS_URL", err)
+	}
+	return s
+}
+
+// OpenRedis connects to Redis. The client reconnects on its own; a Redis outage later shows up as errors
+// on individual commands, which callers treat as cache misses.
+func OpenRedis(ctx context.Context, redisURL string) (rueidis.Client, error) {
+	opt, err := rueidis.ParseURL(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("open redis: REDIS_URL is not valid")
+	}
+	// Routing entries are written by other processes; server-assisted client caching would add a
+	// tracking connection per client for little gain here.
+	opt.DisableCache = true
+	opt.ConnWriteTimeout = 2 * time.Second
+	opt.Dialer.Timeout = 2 * time.Second
+	client, err := rueidis.NewClient(opt)
+	if err != nil {
+		return nil, fmt.Errorf("open redis: %w", err)
+	}
+	return client, nil
+}

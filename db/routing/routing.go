@@ -1,0 +1,192 @@
+// Package routing resolves a webhook to the installation it belongs to. Redis holds a cache of
+// provider ids → installation ids; Postgres (gw_installations, gw_resources) is the truth. Every Redis
+// failure is treated as a miss, so routing keeps working, slower, while Redis is down.
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/rueidis"
+
+	"github.com/lightfastai/connections/db"
+	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/types"
+)
+
+// TTL bounds how long a cached route can outlive a change that forgot to invalidate it.
+const TTL = 24 * time.Hour
+
+// Source says where a resolution came from (for metrics).
+type Source string
+
+// Resolution sources.
+const (
+	FromCache Source = "cache"
+	FromDB    Source = "db"
+	NotFound  Source = "none"
+)
+
+// Keys are the cache keys, all under one prefix (tests use a prefix of their own).
+type Keys struct{ Prefix string }
+
+// Installation is the key for a provider's installation id (GitHub installation.id, Linear
+// organizationId, Sentry installation.uuid, Vercel configuration id).
+func (k Keys) Installation(p types.Provider, externalID string) string {
+	return k.Prefix + "route:" + string(p) + ":inst:" + externalID
+}
+
+// Resource is the key for a provider resource (repository, project, team).
+func (k Keys) Resource(p types.Provider, resourceID string) string {
+	return k.Prefix + "route:" + string(p) + ":res:" + resourceID
+}
+
+// Cache resolves and maintains routes.
+type Cache struct {
+	redis   rueidis.Client // may be nil: then every lookup goes to Postgres
+	pool    *pgxpool.Pool
+	keys    Keys
+	OnError func(error) // called with Redis errors (which are otherwise swallowed); may be nil
+}
+
+// New returns a Cache. prefix namespaces the keys (empty in production).
+func New(redis rueidis.Client, pool *pgxpool.Pool, prefix string) *Cache {
+	return &Cache{redis: redis, pool: pool, keys: Keys{Prefix: prefix}}
+}
+
+// Keys returns the key scheme.
+func (c *Cache) Keys() Keys { return c.keys }
+
+// ResolveInstallation returns the active installation with this provider external id.
+func (c *Cache) ResolveInstallation(ctx context.Context, p types.Provider, externalID string) (string, Source, error) {
+	return c.resolve(ctx, c.keys.Installation(p, externalID), func(q *dbq.Queries) (string, error) {
+		return q.ResolveInstallationByExternalID(ctx, dbq.ResolveInstallationByExternalIDParams{Provider: p, ExternalID: externalID})
+	})
+}
+
+// ResolveResource returns the active installation that owns an active provider resource.
+func (c *Cache) ResolveResource(ctx context.Context, p types.Provider, resourceID string) (string, Source, error) {
+	return c.resolve(ctx, c.keys.Resource(p, resourceID), func(q *dbq.Queries) (string, error) {
+		return q.ResolveResource(ctx, dbq.ResolveResourceParams{Provider: p, ProviderResourceID: resourceID})
+	})
+}
+
+func (c *Cache) resolve(ctx context.Context, key string, fromDB func(*dbq.Queries) (string, error)) (string, Source, error) {
+	if c.redis != nil {
+		id, err := c.redis.Do(ctx, c.redis.B().Get().Key(key).Build()).ToString()
+		switch {
+		case err == nil && id != "":
+			return id, FromCache, nil
+		case err != nil && !rueidis.IsRedisNil(err):
+			c.report(err)
+		}
+	}
+	id, err := fromDB(dbq.New(c.pool))
+	if err != nil {
+		if db.IsNotFound(err) {
+			return "", NotFound, nil
+		}
+		return "", NotFound, fmt.Errorf("resolve route: %w", err)
+	}
+	c.set(ctx, key, id)
+	return id, FromDB, nil
+}
+
+// PutInstallation caches a route by installation external id. Call it after the write is committed.
+func (c *Cache) PutInstallation(ctx context.Context, p types.Provider, externalID, installationID string) {
+	c.set(ctx, c.keys.Installation(p, externalID), installationID)
+}
+
+// PutResource caches a route by resource id. Call it after the write is committed.
+func (c *Cache) PutResource(ctx context.Context, p types.Provider, resourceID, installationID string) {
+	c.set(ctx, c.keys.Resource(p, resourceID), installationID)
+}
+
+// DropInstallation removes the installation's route and its resources' routes.
+func (c *Cache) DropInstallation(ctx context.Context, p types.Provider, externalID string, resourceIDs ...string) {
+	keys := []string{c.keys.Installation(p, externalID)}
+	for _, r := range resourceIDs {
+		keys = append(keys, c.keys.Resource(p, r))
+	}
+	c.del(ctx, keys...)
+}
+
+// DropResource removes one resource route.
+func (c *Cache) DropResource(ctx context.Context, p types.Provider, resourceID string) {
+	c.del(ctx, c.keys.Resource(p, resourceID))
+}
+
+// RebuildCounts is what Rebuild wrote.
+type RebuildCounts struct {
+	Installations int `json:"installations"`
+	Resources     int `json:"resources"`
+}
+
+// Rebuild writes every active route from Postgres into Redis (after a Redis restart or flush).
+func (c *Cache) Rebuild(ctx context.Context) (RebuildCounts, error) {
+	var counts RebuildCounts
+	if c.redis == nil {
+		return counts, errors.New("rebuild routes: no redis configured")
+	}
+	rows, err := c.pool.Query(ctx, `
+		SELECT i.provider, 'inst', i.external_id, i.id FROM lightfast_gw_installations i WHERE i.status = 'active'
+		UNION ALL
+		SELECT i.provider, 'res', r.provider_resource_id, i.id
+		FROM lightfast_gw_resources r JOIN lightfast_gw_installations i ON i.id = r.installation_id
+		WHERE r.status = 'active' AND i.status = 'active'`)
+	if err != nil {
+		return counts, fmt.Errorf("rebuild routes: %w", err)
+	}
+	defer rows.Close()
+	var cmds rueidis.Commands
+	for rows.Next() {
+		var provider, kind, externalID, installationID string
+		if err := rows.Scan(&provider, &kind, &externalID, &installationID); err != nil {
+			return counts, fmt.Errorf("rebuild routes: %w", err)
+		}
+		key := c.keys.Resource(types.Provider(provider), externalID)
+		if kind == "inst" {
+			key = c.keys.Installation(types.Provider(provider), externalID)
+			counts.Installations++
+		} else {
+			counts.Resources++
+		}
+		cmds = append(cmds, c.redis.B().Set().Key(key).Value(installationID).Ex(TTL).Build())
+	}
+	if err := rows.Err(); err != nil {
+		return counts, fmt.Errorf("rebuild routes: %w", err)
+	}
+	for _, res := range c.redis.DoMulti(ctx, cmds...) {
+		if err := res.Error(); err != nil {
+			return counts, fmt.Errorf("rebuild routes: redis: %w", err)
+		}
+	}
+	return counts, nil
+}
+
+func (c *Cache) set(ctx context.Context, key, value string) {
+	if c.redis == nil {
+		return
+	}
+	if err := c.redis.Do(ctx, c.redis.B().Set().Key(key).Value(value).Ex(TTL).Build()).Error(); err != nil {
+		c.report(err)
+	}
+}
+
+func (c *Cache) del(ctx context.Context, keys ...string) {
+	if c.redis == nil || len(keys) == 0 {
+		return
+	}
+	if err := c.redis.Do(ctx, c.redis.B().Del().Key(keys...).Build()).Error(); err != nil {
+		c.report(err)
+	}
+}
+
+func (c *Cache) report(err error) {
+	if c.OnError != nil {
+		c.OnError(err)
+	}
+}

@@ -1,0 +1,157 @@
+// Package testproc builds and runs the real service binaries from tests: build once per test binary,
+// start with an environment, wait for /readyz, signal, and collect the exit status and output.
+package testproc
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildMu sync.Mutex
+	built   = map[string]string{}
+)
+
+// Build compiles the main package at pkgDir (a directory, e.g. "../cmd/gateway") once per test binary
+// and returns the executable's path.
+func Build(t testing.TB, pkgDir string) string {
+	t.Helper()
+	abs, err := filepath.Abs(pkgDir)
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := built[abs]; ok {
+		return bin
+	}
+	dir, err := os.MkdirTemp("", "testproc-")
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	bin := filepath.Join(dir, filepath.Base(abs))
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = abs
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testproc: build %s: %v\n%s", pkgDir, err, out)
+	}
+	built[abs] = bin
+	return bin
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Process is a running binary.
+type Process struct {
+	cmd    *exec.Cmd
+	output *syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+// Start runs bin with args and exactly env (plus PATH and HOME), killing it at cleanup if still running.
+func Start(t testing.TB, bin string, env map[string]string, args ...string) *Process {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &Process{cmd: cmd, output: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.output, p.output
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testproc: start %s: %v", bin, err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", filepath.Base(bin), p.Output())
+		}
+	})
+	return p
+}
+
+// WaitReady polls url until it answers 200, the process exits, or timeout passes.
+func (p *Process) WaitReady(t testing.TB, url string, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	client := &http.Client{Timeout: time.Second}
+	for time.Since(start) < timeout {
+		select {
+		case <-p.done:
+			t.Fatalf("testproc: process exited before ready (%v):\n%s", p.err, p.Output())
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatalf("testproc: %s not ready after %s:\n%s", url, timeout, p.Output())
+	return 0
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Kill sends SIGKILL.
+func (p *Process) Kill() error { return p.cmd.Process.Signal(syscall.SIGKILL) }
+
+// Wait waits for the process to exit and returns its exit code (-1 when killed by a signal).
+func (p *Process) Wait(ctx context.Context) (int, error) {
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("testproc: still running: %w", ctx.Err())
+	}
+	return p.cmd.ProcessState.ExitCode(), nil
+}
+
+// Output returns everything the process printed so far.
+func (p *Process) Output() string { return p.output.String() }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,79 @@
+// Command gateway is the edge of the Lightfast connections platform: provider connect flows, the token
+// vault, webhook receipt and the admin API. `gateway serve` runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"go.uber.org/zap"
+
+	"github.com/lightfastai/connections/db"
+	"github.com/lightfastai/connections/db/migrations"
+	"github.com/lightfastai/connections/db/platform"
+	"github.com/lightfastai/connections/gateway/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "serve" {
+		return errors.New("usage: gateway serve")
+	}
+	cfg, err := config.Load(platform.OSEnv())
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	log, err := platform.NewLogger("gateway", cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	platform.LogConfig(log, cfg)
+
+	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway"})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := migrations.Check(ctx, pool); err != nil {
+		log.Error("refusing to start", zap.Error(err))
+		return err
+	}
+
+	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal())
+	if err != nil {
+		return err
+	}
+	defer redis.Close()
+
+	riverClient, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
+		Logger:               platform.SlogFromZap(log),
+		PollOnly:             cfg.DatabasePooler == db.PoolerTransaction,
+		RescueStuckJobsAfter: cfg.JobRescueAfter,
+	})
+	if err != nil {
+		return fmt.Errorf("river: %w", err)
+	}
+	_ = riverClient
+
+	reg := platform.NewRegistry()
+	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
+	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
+
+	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
+}
