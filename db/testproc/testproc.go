@@ -114,7 +114,7 @@ func (p *Process) WaitReady(t testing.TB, url string, timeout time.Duration) tim
 				return time.Since(start)
 			}
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("testproc: %s not ready after %s:\n%s", url, timeout, p.Output())
 	return 0

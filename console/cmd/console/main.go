@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"go.uber.org/zap"
 
 	"github.com/lightfastai/connections/console/internal/config"
 	"github.com/lightfastai/connections/db"
@@ -37,6 +36,8 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx)
+	case "healthcheck":
+		return platform.Healthcheck(ctx, platform.OSEnv().String("CONSOLE_ADDR", ":4107"))
 	}
 	return fmt.Errorf("unknown command %q", args[0])
 }
@@ -59,8 +60,7 @@ func serve(ctx context.Context) error {
 	}
 	defer pool.Close()
 	if err := migrations.Check(ctx, pool); err != nil {
-		log.Error("refusing to start", zap.Error(err))
-		return err
+		return err // main prints it: one line saying the schema is behind
 	}
 
 	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal())

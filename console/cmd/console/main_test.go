@@ -2,10 +2,7 @@ package main_test
 
 import (
 	"context"
-	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -13,7 +10,7 @@ import (
 	"github.com/lightfastai/connections/db/testproc"
 )
 
-func baseEnv(t *testing.T) map[string]string {
+func baseEnv(t testing.TB) map[string]string {
 	return map[string]string{
 		"DATABASE_URL":    dbtest.NewDatabaseURL(t),
 		"REDIS_URL":       dbtest.RedisURL(t),
@@ -24,19 +21,12 @@ func baseEnv(t *testing.T) map[string]string {
 	}
 }
 
+func readyURL(env map[string]string) string { return "http://" + env["CONSOLE_ADDR"] + "/readyz" }
+
 func TestServeReadyThenGracefulStop(t *testing.T) {
 	t.Parallel()
-	bin := testproc.Build(t, ".")
 	env := baseEnv(t)
-	p := testproc.Start(t, bin, env, "serve")
-	p.WaitReady(t, "http://"+env["CONSOLE_ADDR"]+"/readyz", 20*time.Second)
-
-	require.NoError(t, p.Signal(syscall.SIGTERM))
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	code, err := p.Wait(ctx)
-	require.NoError(t, err)
-	require.Equal(t, 0, code, p.Output())
+	testproc.RequireGracefulStop(t, testproc.Build(t, "."), env, readyURL(env))
 }
 
 func TestMissingRequiredVariableStops(t *testing.T) {
@@ -46,15 +36,7 @@ func TestMissingRequiredVariableStops(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			env := baseEnv(t)
 			delete(env, name)
-			p := testproc.Start(t, bin, env, "serve")
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			code, err := p.Wait(ctx)
-			require.NoError(t, err)
-			require.NotZero(t, code)
-			out := strings.TrimSpace(p.Output())
-			require.Contains(t, out, name)
-			require.Equal(t, 1, strings.Count(out, "\n")+1, "one line naming the variable, got:\n%s", out)
+			testproc.RequireStartFailure(t, bin, env, name)
 		})
 	}
 }
@@ -64,28 +46,22 @@ func TestMalformedVariableStopsWithoutEchoingSecrets(t *testing.T) {
 	bin := testproc.Build(t, ".")
 	env := baseEnv(t)
 	env["ENCRYPTION_KEYS"] = "k1:c2hvcnQtc2VjcmV0LWtleQ=="
-	p := testproc.Start(t, bin, env, "serve")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	code, err := p.Wait(ctx)
-	require.NoError(t, err)
-	require.NotZero(t, code)
-	require.Contains(t, p.Output(), "ENCRYPTION_KEYS")
-	require.NotContains(t, p.Output(), "c2hvcnQtc2VjcmV0LWtleQ")
+	testproc.RequireStartFailure(t, bin, env, "ENCRYPTION_KEYS", "c2hvcnQtc2VjcmV0LWtleQ")
+
+	env = baseEnv(t)
+	env["AUTH_JWKS_URL"] = "http://127.0.0.1:1/jwks" // JWKS without its issuer
+	testproc.RequireStartFailure(t, bin, env, "AUTH_ISSUER")
 }
 
 func TestRefusesOlderSchema(t *testing.T) {
 	t.Parallel()
-	bin := testproc.Build(t, ".")
 	env := baseEnv(t)
-	pool := dbtest.Pool(t, env["DATABASE_URL"])
-	_, err := pool.Exec(context.Background(), `UPDATE schema_migrations SET version = 0`)
+	_, err := dbtest.Pool(t, env["DATABASE_URL"]).Exec(context.Background(), `UPDATE schema_migrations SET version = 0`)
 	require.NoError(t, err)
-	p := testproc.Start(t, bin, env, "serve")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	code, err := p.Wait(ctx)
-	require.NoError(t, err)
-	require.NotZero(t, code)
-	require.Contains(t, p.Output(), "schema is older")
+	testproc.RequireStartFailure(t, testproc.Build(t, "."), env, "schema is older")
+}
+
+func BenchmarkExecToReady(b *testing.B) {
+	env := baseEnv(b)
+	testproc.BenchmarkExecToReady(b, testproc.Build(b, "."), env, readyURL(env))
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"go.uber.org/zap"
 
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/migrations"
@@ -31,8 +30,11 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) error {
+	if len(args) == 1 && args[0] == "healthcheck" {
+		return platform.Healthcheck(ctx, platform.OSEnv().String("GATEWAY_ADDR", ":4110"))
+	}
 	if len(args) == 0 || args[0] != "serve" {
-		return errors.New("usage: gateway serve")
+		return errors.New("usage: gateway serve | gateway healthcheck")
 	}
 	cfg, err := config.Load(platform.OSEnv())
 	if err != nil {
@@ -51,8 +53,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer pool.Close()
 	if err := migrations.Check(ctx, pool); err != nil {
-		log.Error("refusing to start", zap.Error(err))
-		return err
+		return err // main prints it: one line saying the schema is behind
 	}
 
 	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal())

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Every benchmark and load script of the project. Loopback only, each bounded in time and count.
+# Figures go to stdout; issue notes and BENCHMARKS.md quote them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${TEST_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
+: "${TEST_REDIS_URL:=redis://127.0.0.1:6379/0}"
+export TEST_DATABASE_URL TEST_REDIS_URL
+
+section() { printf '\n### %s\n' "$*"; }
+
+section "exec → first /readyz 200 (goal ≤ 60 ms), 20 starts per service"
+(cd gateway && go test -run '^$' -bench 'ExecToReady' -benchtime 20x ./cmd/gateway/ | grep -E '^Benchmark')
+(cd console && go test -run '^$' -bench 'ExecToReady' -benchtime 20x ./cmd/console/ | grep -E '^Benchmark')
