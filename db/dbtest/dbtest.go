@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -148,7 +149,7 @@ func ensureTemplate(t testing.TB, base string) string {
 	// A template is only marked is_template once fully migrated; an unmarked one is a crashed build.
 	var isTemplate *bool
 	err := admin.QueryRow(ctx, `SELECT datistemplate FROM pg_database WHERE datname = $1`, tpl).Scan(&isTemplate)
-	if err != nil && err != pgx.ErrNoRows {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		t.Fatalf("dbtest: look up template: %v", err)
 	}
 	if isTemplate == nil || !*isTemplate {

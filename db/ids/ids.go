@@ -2,7 +2,10 @@
 // alphabet, drawn from crypto/rand (126 bits of randomness).
 package ids
 
-import "crypto/rand"
+import (
+	"crypto/rand"
+	"strings"
+)
 
 // Alphabet is nanoid's URL-safe alphabet. Its 64 symbols let each random byte map to a symbol with a mask,
 // without modulo bias.
@@ -32,7 +35,7 @@ func Valid(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+		if !strings.ContainsRune(Alphabet, rune(c)) {
 			return false
 		}
 	}

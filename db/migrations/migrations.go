@@ -132,7 +132,7 @@ func Check(ctx context.Context, pool *pgxpool.Pool) error {
 	var dirty bool
 	err := pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
 	if err != nil {
-		return fmt.Errorf("%w (app schema: %v)", ErrSchemaOutdated, err)
+		return fmt.Errorf("%w (app schema: %w)", ErrSchemaOutdated, err)
 	}
 	if dirty {
 		return fmt.Errorf("%w (app schema version %d is dirty: a migration failed half-way)", ErrSchemaOutdated, version)
@@ -143,7 +143,7 @@ func Check(ctx context.Context, pool *pgxpool.Pool) error {
 	var riverVersion int
 	err = pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM river_migration WHERE line = 'main'`).Scan(&riverVersion)
 	if err != nil {
-		return fmt.Errorf("%w (river schema: %v)", ErrSchemaOutdated, err)
+		return fmt.Errorf("%w (river schema: %w)", ErrSchemaOutdated, err)
 	}
 	if riverVersion < want.RiverVersion {
 		return fmt.Errorf("%w (river schema version %d, want %d)", ErrSchemaOutdated, riverVersion, want.RiverVersion)
