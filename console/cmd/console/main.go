@@ -36,6 +36,8 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx)
+	case "dev-token":
+		return devToken(args[1:], platform.OSEnv(), os.Stdout)
 	case "healthcheck":
 		return platform.Healthcheck(ctx, platform.OSEnv().String("CONSOLE_ADDR", ":4107"))
 	}
