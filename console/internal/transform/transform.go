@@ -155,5 +155,3 @@ func or(vals ...string) string {
 	}
 	return ""
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lightfastai/connections/console/internal/transform"
+	"github.com/lightfastai/connections/db/dbtest"
 	"github.com/lightfastai/connections/db/types"
 )
 
-// fixturesDir holds GitHub's published example payloads (see its README).
-const fixturesDir = "../../../../shared/fixtures/github"
+// githubFixtures is the directory of GitHub's published example payloads (see its README).
+func githubFixtures(t *testing.T) string { return filepath.Join(dbtest.FixturesDir(t), "github") }
 
 var received = time.Date(2024, 6, 1, 12, 0, 5, 0, time.UTC)
 
@@ -30,6 +31,7 @@ var handled = map[string]map[string]bool{
 
 func TestGitHubFixtures(t *testing.T) {
 	t.Parallel()
+	fixturesDir := githubFixtures(t)
 	dirs, err := os.ReadDir(fixturesDir)
 	require.NoError(t, err, "the shared GitHub fixtures must be present")
 	var seenHandled, seenUnhandled int
@@ -38,7 +40,7 @@ func TestGitHubFixtures(t *testing.T) {
 			continue
 		}
 		event := dir.Name()
-		files, err := filepath.Glob(filepath.Join(fixturesDir, event, "*.json"))
+		files, err := filepath.Glob(filepath.Join(githubFixtures(t), event, "*.json"))
 		require.NoError(t, err)
 		require.NotEmpty(t, files, event)
 		for _, file := range files {
@@ -151,7 +153,7 @@ func check(t *testing.T, tc expectation) {
 
 func TestGitHubExpectations(t *testing.T) {
 	t.Parallel()
-	fx := func(p string) []byte { return readFixture(t, filepath.Join(fixturesDir, p)) }
+	fx := func(p string) []byte { return readFixture(t, filepath.Join(githubFixtures(t), p)) }
 	pushActor := codertocat()
 	pushActor.Email = "21031067+Codertocat@users.noreply.github.com"
 	merged := editJSON(t, fx("pull_request/closed.payload.json"), func(m map[string]any) {
@@ -222,7 +224,7 @@ func TestGitHubExpectations(t *testing.T) {
 			payload:    fx("issues/opened.payload.json"),
 			sourceType: "issue.opened", sourceID: "github:issue:186853002:1:opened",
 			title: "Issue #1 opened: Spelling error in the README file",
-			body:  "It looks like you accidently spelled 'commit' with two 't's.",
+			body:  "It looks like you accidently spelled 'commit' with two 't's.", //nolint:misspell // the fixture's own text
 			url:   "https://github.com/Codertocat/Hello-World/issues/1",
 			actor: codertocat(), occurredAt: ts("2019-05-15T15:20:18Z"),
 		},
@@ -409,7 +411,7 @@ func TestUnhandledEventsYieldNothing(t *testing.T) {
 
 func TestInvalidPayloads(t *testing.T) {
 	t.Parallel()
-	fx := func(p string) []byte { return readFixture(t, filepath.Join(fixturesDir, p)) }
+	fx := func(p string) []byte { return readFixture(t, filepath.Join(githubFixtures(t), p)) }
 	td := func(p string) []byte { return readFixture(t, filepath.Join("testdata", p)) }
 	for _, tc := range []struct {
 		name     string
@@ -449,7 +451,7 @@ func TestInvalidPayloads(t *testing.T) {
 func TestBodyIsCapped(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("é", transform.MaxBodyBytes) // two bytes each: the cut must not split one
-	payload := editJSON(t, readFixture(t, filepath.Join(fixturesDir, "issues/opened.payload.json")), func(m map[string]any) {
+	payload := editJSON(t, readFixture(t, filepath.Join(githubFixtures(t), "issues/opened.payload.json")), func(m map[string]any) {
 		m["issue"].(map[string]any)["body"] = long
 	})
 	obs, err := transform.Transform(transform.Input{Provider: types.GitHub, EventType: "issues", Payload: payload, ReceivedAt: received})
@@ -479,7 +481,7 @@ func TestSourceIDHelpers(t *testing.T) {
 
 func TestGitHubPushConfigChange(t *testing.T) {
 	t.Parallel()
-	base := readFixture(t, filepath.Join(fixturesDir, "push/with-new-branch.payload.json"))
+	base := readFixture(t, filepath.Join(githubFixtures(t), "push/with-new-branch.payload.json"))
 	withCommits := func(commits ...map[string]any) []byte {
 		return editJSON(t, base, func(m map[string]any) {
 			list := make([]any, len(commits))
@@ -514,7 +516,7 @@ func TestGitHubPushConfigChange(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, c.Touched)
 
-	tag := readFixture(t, filepath.Join(fixturesDir, "push/payload.json"))
+	tag := readFixture(t, filepath.Join(githubFixtures(t), "push/payload.json"))
 	c, err = transform.GitHubPushConfigChange(tag)
 	require.NoError(t, err)
 	require.Empty(t, c.Branch, "a tag is not a branch")

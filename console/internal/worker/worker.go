@@ -1,0 +1,45 @@
+// Package worker holds the Console's River workers for deliveries and repository config (SPEC §6.3):
+// webhook.process on queue webhooks turns a delivery into observations exactly once, and sync.config on
+// queue sync re-reads a repository's lightfast.yml. Every worker is idempotent, because River rescues a
+// job whose worker died and runs it again.
+package worker
+
+import (
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"go.uber.org/zap"
+
+	"github.com/lightfastai/connections/db/jobs"
+	"github.com/lightfastai/connections/db/secrets"
+)
+
+// Deps are what the workers need.
+type Deps struct {
+	Pool    *pgxpool.Pool
+	Keyring *secrets.Keyring
+	// GitHub reads repository files for sync.config (the providerapi GitHub client).
+	GitHub  FileReader
+	Metrics *Metrics
+	Log     *zap.Logger
+}
+
+// Register adds webhook.process and sync.config to workers.
+func Register(workers *river.Workers, d Deps) error {
+	if err := river.AddWorkerSafely(workers, NewWebhookWorker(d.Pool, d.Metrics, d.Log)); err != nil {
+		return fmt.Errorf("register webhook worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, NewSyncConfigWorker(d.Pool, d.Keyring, d.GitHub, d.Log)); err != nil {
+		return fmt.Errorf("register sync worker: %w", err)
+	}
+	return nil
+}
+
+// Queues are the River queues these workers run on, with their concurrency.
+func Queues(webhookWorkers int) map[string]river.QueueConfig {
+	return map[string]river.QueueConfig{
+		jobs.QueueWebhooks: {MaxWorkers: webhookWorkers},
+		jobs.QueueSync:     {MaxWorkers: 2},
+	}
+}

@@ -1,0 +1,8 @@
+package types
+
+// Values of SyncConfig.ConfigStatus: whether a GitHub repository has a Lightfast config file
+// (lightfast.yml / .lightfast.yml) on its default branch. Empty means it has not been looked for yet.
+const (
+	ConfigStatusConfigured     = "configured"
+	ConfigStatusAwaitingConfig = "awaiting_config"
+)
