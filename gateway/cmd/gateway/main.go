@@ -13,11 +13,18 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"go.uber.org/zap"
 
 	"github.com/lightfastai/connections/db"
+	"github.com/lightfastai/connections/db/jobs"
 	"github.com/lightfastai/connections/db/migrations"
 	"github.com/lightfastai/connections/db/platform"
+	"github.com/lightfastai/connections/db/routing"
+	"github.com/lightfastai/connections/gateway/internal/apikey"
 	"github.com/lightfastai/connections/gateway/internal/config"
+	"github.com/lightfastai/connections/gateway/internal/connect"
+	"github.com/lightfastai/connections/gateway/internal/providers"
+	"github.com/lightfastai/connections/gateway/internal/vault"
 )
 
 func main() {
@@ -62,19 +69,50 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer redis.Close()
 
+	routes := routing.New(redis, pool, "")
+	routes.OnError = func(err error) { log.Warn("routing cache unavailable; using the database", zap.Error(err)) }
+	apiKey := apikey.New(cfg.APIKeys).Middleware("X-API-Key")
+	clients := connect.NewClients(cfg, providers.NewHTTPClient())
+	tokenVault := vault.New(pool, cfg.Keyring, clients.Refreshers(), log)
+	connector := connect.New(connect.Options{
+		PublicURL: cfg.PublicURL, ConsoleURL: cfg.ConsoleURL,
+		SecureCookies: cfg.AppEnv != "development" && cfg.AppEnv != "test",
+	}, pool, cfg.Keyring, routes, clients.Flows(cfg.PublicURL), log)
+
+	// River workers and periodic jobs on queue gateway: each feature registers its own, one line each.
+	workers := river.NewWorkers()
+	var periodic []*river.PeriodicJob
+	vault.Register(workers, tokenVault)
+	periodic = append(periodic, vault.PeriodicJobs()...)
+
 	riverClient, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
 		Logger:               platform.SlogFromZap(log),
 		PollOnly:             cfg.DatabasePooler == db.PoolerTransaction,
 		RescueStuckJobsAfter: cfg.JobRescueAfter,
+		Workers:              workers,
+		Queues:               map[string]river.QueueConfig{jobs.QueueGateway: {MaxWorkers: 4}},
+		PeriodicJobs:         periodic,
 	})
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	_ = riverClient
+	// River outlives ctx so in-flight jobs can finish during the graceful stop below.
+	if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("river: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
+		defer cancel()
+		if err := riverClient.Stop(stopCtx); err != nil {
+			log.Warn("river stop", zap.Error(err))
+		}
+	}()
 
 	reg := platform.NewRegistry()
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
 	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
+	connector.Mount(e, apiKey)
+	tokenVault.Mount(e, apiKey)
 
 	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
 }

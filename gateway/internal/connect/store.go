@@ -1,0 +1,122 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lightfastai/connections/db"
+	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/oauthstate"
+	"github.com/lightfastai/connections/db/types"
+	dbvault "github.com/lightfastai/connections/db/vault"
+)
+
+// errClaimed: the installation is active in another org and is not taken over.
+var errClaimed = errors.New("installation is active in another org")
+
+// errRaced: a concurrent callback inserted the same installation first; the write is redone against
+// its row (ciphertexts are bound to row ids, so they must be made again).
+var errRaced = errors.New("installation inserted concurrently")
+
+// claimedElsewhere is the read-only check made before any provider-side change (Linear webhook, Sentry
+// verification): is the installation active in another org? save checks again under a row lock.
+func (s *Service) claimedElsewhere(ctx context.Context, p types.Provider, externalID, orgID string) (bool, error) {
+	inst, err := dbq.New(s.pool).GetInstallationByExternalID(ctx, dbq.GetInstallationByExternalIDParams{Provider: p, ExternalID: externalID})
+	if db.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read installation: %w", err)
+	}
+	return inst.Status == "active" && inst.OrgID != orgID, nil
+}
+
+// save writes the installation and its token in one transaction. An installation active in another
+// org is left untouched (errClaimed); a revoked or errored one is reclaimed by the new org.
+func (s *Service) save(ctx context.Context, p types.Provider, st oauthstate.State, conn *Connection) (dbq.Installation, error) {
+	for range 2 {
+		var saved dbq.Installation
+		err := db.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			saved, err = s.write(ctx, dbq.New(tx), p, st, conn)
+			return err
+		})
+		if errors.Is(err, errRaced) {
+			continue
+		}
+		return saved, err
+	}
+	return dbq.Installation{}, errRaced
+}
+
+func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, st oauthstate.State, conn *Connection) (dbq.Installation, error) {
+	id := ids.New()
+	existing, err := q.LockInstallationByExternalID(ctx, dbq.LockInstallationByExternalIDParams{Provider: p, ExternalID: conn.ExternalID})
+	switch {
+	case err == nil:
+		if existing.Status == "active" && existing.OrgID != st.OrgID {
+			return dbq.Installation{}, errClaimed
+		}
+		id = existing.ID
+	case !db.IsNotFound(err):
+		return dbq.Installation{}, fmt.Errorf("lock installation: %w", err)
+	}
+
+	params := dbq.UpsertConnectedInstallationParams{
+		ID: id, Provider: p, ExternalID: conn.ExternalID, ConnectedBy: st.UserID, OrgID: st.OrgID,
+		Metadata: conn.Metadata, ProviderAccountInfo: conn.AccountInfo,
+	}
+	if conn.AccountLogin != "" {
+		params.AccountLogin = &conn.AccountLogin
+	}
+	if conn.WebhookSecret != "" {
+		enc, err := s.keyring.Encrypt(conn.WebhookSecret.Reveal(), dbvault.WebhookSecretField(id))
+		if err != nil {
+			return dbq.Installation{}, fmt.Errorf("encrypt webhook secret: %w", err)
+		}
+		params.WebhookSecret = &enc
+	}
+	inst, err := q.UpsertConnectedInstallation(ctx, params)
+	if db.IsNotFound(err) {
+		return dbq.Installation{}, errClaimed // claimed by another org since the lock found nothing
+	}
+	if err != nil {
+		return dbq.Installation{}, fmt.Errorf("write installation: %w", err)
+	}
+	if inst.ID != id {
+		return dbq.Installation{}, errRaced
+	}
+
+	// The installation row is locked now, so the token row cannot appear or change under us.
+	tokenID, err := q.GetTokenIDByInstallation(ctx, inst.ID)
+	if db.IsNotFound(err) {
+		tokenID = ids.New()
+	} else if err != nil {
+		return dbq.Installation{}, fmt.Errorf("read token id: %w", err)
+	}
+	tp := dbq.UpsertTokenParams{ID: tokenID, InstallationID: inst.ID, ExpiresAt: conn.Token.ExpiresAt}
+	if tp.AccessToken, err = s.keyring.Encrypt(conn.Token.AccessToken.Reveal(), dbvault.AccessTokenField(tokenID)); err != nil {
+		return dbq.Installation{}, fmt.Errorf("encrypt access token: %w", err)
+	}
+	if conn.Token.RefreshToken != "" {
+		enc, err := s.keyring.Encrypt(conn.Token.RefreshToken.Reveal(), dbvault.RefreshTokenField(tokenID))
+		if err != nil {
+			return dbq.Installation{}, fmt.Errorf("encrypt refresh token: %w", err)
+		}
+		tp.RefreshToken = &enc
+	}
+	if conn.Token.TokenType != "" {
+		tp.TokenType = &conn.Token.TokenType
+	}
+	if conn.Token.Scope != "" {
+		tp.Scope = &conn.Token.Scope
+	}
+	if _, err := q.UpsertToken(ctx, tp); err != nil {
+		return dbq.Installation{}, fmt.Errorf("write token: %w", err)
+	}
+	return inst, nil
+}
