@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,8 +14,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"go.uber.org/zap"
 
 	"github.com/lightfastai/connections/console/internal/config"
+	"github.com/lightfastai/connections/console/internal/providerapi"
+	"github.com/lightfastai/connections/console/internal/worker"
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/migrations"
 	"github.com/lightfastai/connections/db/platform"
@@ -71,17 +75,43 @@ func serve(ctx context.Context) error {
 	}
 	defer redis.Close()
 
+	reg := platform.NewRegistry()
+	providers := providerapi.New(providerapi.Config{
+		GitHubAPIURL: cfg.GitHubAPIURL, VercelAPIURL: cfg.VercelAPIURL, LinearAPIURL: cfg.LinearAPIURL, SentryURL: cfg.SentryURL,
+	})
+
+	// River workers on queues webhooks, sync and backfill: each feature registers its own, one line each.
+	workers := river.NewWorkers()
+	queues := map[string]river.QueueConfig{}
+	if err := worker.Register(workers, worker.Deps{
+		Pool: pool, Keyring: cfg.Keyring, GitHub: providers.GitHub, Metrics: worker.NewMetrics(reg), Log: log,
+	}); err != nil {
+		return err
+	}
+	maps.Copy(queues, worker.Queues(worker.DefaultWebhookWorkers))
+
 	riverClient, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
 		Logger:               platform.SlogFromZap(log),
 		PollOnly:             cfg.DatabasePooler == db.PoolerTransaction,
 		RescueStuckJobsAfter: cfg.JobRescueAfter,
+		Workers:              workers,
+		Queues:               queues,
 	})
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	_ = riverClient
+	// River outlives ctx so in-flight jobs can finish during the graceful stop below.
+	if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("river: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
+		defer cancel()
+		if err := riverClient.Stop(stopCtx); err != nil {
+			log.Warn("river stop", zap.Error(err))
+		}
+	}()
 
-	reg := platform.NewRegistry()
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
 	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
 

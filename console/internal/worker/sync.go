@@ -63,6 +63,9 @@ func (w *SyncConfigWorker) Work(ctx context.Context, job *river.Job[jobs.SyncCon
 		return river.JobCancel(errors.New("sync config: integration has no repository name"))
 	}
 	repo := in.ResourceMeta.GitHub
+	if w.keyring == nil {
+		return errors.New("sync config: ENCRYPTION_KEYS is not configured, tokens cannot be read")
+	}
 	tok, err := vault.Get(ctx, w.pool, w.keyring, in.InstallationID)
 	switch {
 	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNotActive):

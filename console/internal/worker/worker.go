@@ -36,6 +36,10 @@ func Register(workers *river.Workers, d Deps) error {
 	return nil
 }
 
+// DefaultWebhookWorkers is how many webhook.process jobs one console process works at once. Each holds a
+// database connection for its transaction, so the pool must be larger.
+const DefaultWebhookWorkers = 16
+
 // Queues are the River queues these workers run on, with their concurrency.
 func Queues(webhookWorkers int) map[string]river.QueueConfig {
 	return map[string]river.QueueConfig{
