@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"net/url"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/lightfastai/connections/db"
+	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/oauthstate"
+	"github.com/lightfastai/connections/db/teardown"
+	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
+)
+
+// connectionService implements ConnectionService.
+type connectionService struct{ *server }
+
+const maxReturnToLen = 2048
+
+// validReturnTo accepts only a path on the Console itself: "/..." but not "//host" or "/\host", which
+// browsers treat as another origin.
+func validReturnTo(s string) bool {
+	if len(s) > maxReturnToLen || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\\r\n\t") {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "" && u.Host == ""
+}
+
+func (s connectionService) GetAuthorizeURL(ctx context.Context, req *connect.Request[consolev1.GetAuthorizeURLRequest]) (*connect.Response[consolev1.GetAuthorizeURLResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	provider, err := fromProtoProvider(req.Msg.GetProvider())
+	if err != nil {
+		return nil, err
+	}
+	returnTo := req.Msg.GetReturnTo()
+	if req.Msg.ReturnTo != nil && !validReturnTo(returnTo) {
+		return nil, errInvalid("return_to must be a path on the Console, such as /sources")
+	}
+	issued := s.Now()
+	token, err := oauthstate.CreateState(ctx, s.Pool, provider, p.OrgID, p.UserID, returnTo)
+	if err != nil {
+		return nil, err
+	}
+	// This is the only use of GATEWAY_PUBLIC_URL in the Console: a link for the browser, never a request.
+	authorize := s.GatewayPublicURL + "/connections/" + string(provider) + "/authorize?state=" + url.QueryEscape(token)
+	return connect.NewResponse(&consolev1.GetAuthorizeURLResponse{
+		AuthorizeUrl: authorize,
+		ExpiresAt:    timestamppb.New(issued.Add(oauthstate.TTL)),
+	}), nil
+}
+
+func (s connectionService) ListConnections(ctx context.Context, req *connect.Request[consolev1.ListConnectionsRequest]) (*connect.Response[consolev1.ListConnectionsResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	params := dbq.ListInstallationsByOrgParams{OrgID: p.OrgID}
+	active := "active"
+	params.Status = &active
+	if req.Msg.GetProvider() != consolev1.Provider_PROVIDER_UNSPECIFIED {
+		provider, err := fromProtoProvider(req.Msg.GetProvider())
+		if err != nil {
+			return nil, err
+		}
+		ps := string(provider)
+		params.Provider = &ps
+	}
+	rows, err := s.q().ListInstallationsByOrg(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&consolev1.ListConnectionsResponse{Connections: connectionsMsg(rows)}), nil
+}
+
+func (s connectionService) GetConnection(ctx context.Context, req *connect.Request[consolev1.GetConnectionRequest]) (*connect.Response[consolev1.GetConnectionResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var inst dbq.Installation
+	switch sel := req.Msg.GetConnection().(type) {
+	case *consolev1.GetConnectionRequest_Provider:
+		provider, perr := fromProtoProvider(sel.Provider)
+		if perr != nil {
+			return nil, perr
+		}
+		inst, err = s.latestActive(ctx, p.OrgID, provider)
+	case *consolev1.GetConnectionRequest_InstallationId:
+		inst, err = s.installationForOrg(ctx, p.OrgID, sel.InstallationId, "")
+	default:
+		return nil, errInvalid("provider or installation_id is required")
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q().ListResourcesByInstallation(ctx, inst.ID)
+	if err != nil {
+		return nil, err
+	}
+	resources := make([]*consolev1.Resource, 0, len(rows))
+	for _, r := range rows {
+		resources = append(resources, resourceMsg(r))
+	}
+	return connect.NewResponse(&consolev1.GetConnectionResponse{Connection: connectionMsg(inst), Resources: resources}), nil
+}
+
+func (s connectionService) Disconnect(ctx context.Context, req *connect.Request[consolev1.DisconnectRequest]) (*connect.Response[consolev1.DisconnectResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The role is checked before the id is looked at, so a member learns nothing about which ids exist.
+	if !p.IsAdmin() {
+		return nil, errNotAdmin
+	}
+	if req.Msg.GetInstallationId() == "" {
+		return nil, errInvalid("installation_id is required")
+	}
+	var res teardown.Result
+	err = db.WithTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		inst, err := dbq.New(tx).GetInstallationForOrg(ctx, dbq.GetInstallationForOrgParams{ID: req.Msg.GetInstallationId(), OrgID: p.OrgID})
+		if db.IsNotFound(err) {
+			return errNotFound("connection")
+		}
+		if err != nil {
+			return err
+		}
+		// The same transaction as the Gateway's DELETE /connections/:provider/:id, minus the provider call.
+		res, err = teardown.Revoke(ctx, tx, inst.Provider, inst.ID, teardown.ReasonDisconnected)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	teardown.DropRoutes(ctx, s.Routes, res)
+	return connect.NewResponse(&consolev1.DisconnectResponse{}), nil
+}
