@@ -13,15 +13,13 @@ import (
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/platform"
+	"github.com/lightfastai/connections/db/teardown"
 	"github.com/lightfastai/connections/db/types"
 	dbvault "github.com/lightfastai/connections/db/vault"
 )
 
 // revokeTimeout bounds the best-effort provider call of a teardown.
 const revokeTimeout = 10 * time.Second
-
-// StatusReasonDisconnected is the status_reason of an installation torn down through the API.
-const StatusReasonDisconnected = "disconnected"
 
 type disconnectResponse struct {
 	ID                      string `json:"id"`
@@ -30,9 +28,9 @@ type disconnectResponse struct {
 	IntegrationsDeactivated int64  `json:"integrationsDeactivated"`
 }
 
-// disconnect is DELETE /connections/:provider/:id: revoke at the provider (best effort), then in one
-// transaction mark the installation revoked, delete its tokens, remove its resources and deactivate the
-// workspace integrations on it; finally drop its routes from the cache. Disconnecting a revoked
+// disconnect is DELETE /connections/:provider/:id: revoke at the provider (best effort), then the shared
+// teardown transaction (db/teardown: installation revoked, tokens deleted, resources removed, workspace
+// integrations deactivated); finally its routes are dropped from the cache. Disconnecting a revoked
 // installation again changes nothing and answers the same.
 func (s *Service) disconnect(c echo.Context) error {
 	p, err := types.ParseProvider(c.Param("provider"))
@@ -53,39 +51,17 @@ func (s *Service) disconnect(c echo.Context) error {
 		s.revokeAtProvider(ctx, log, inst)
 	}
 
-	var deactivated int64
-	var resourceIDs []string
+	var res teardown.Result
 	err = db.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		q := dbq.New(tx)
-		if _, err := q.LockInstallationForTeardown(ctx, dbq.LockInstallationForTeardownParams{ID: id, Provider: p}); err != nil {
-			return fmt.Errorf("lock installation: %w", err)
-		}
-		if _, err := q.RevokeInstallation(ctx, dbq.RevokeInstallationParams{ID: id, StatusReason: ptr(StatusReasonDisconnected)}); err != nil {
-			return fmt.Errorf("revoke installation: %w", err)
-		}
-		if err := q.DeleteTokensForInstallation(ctx, id); err != nil {
-			return fmt.Errorf("delete tokens: %w", err)
-		}
-		if err := q.RemoveResourcesForInstallation(ctx, id); err != nil {
-			return fmt.Errorf("remove resources: %w", err)
-		}
-		n, err := q.DeactivateIntegrationsForInstallation(ctx, id)
-		if err != nil {
-			return fmt.Errorf("deactivate integrations: %w", err)
-		}
-		deactivated = n
-		resourceIDs, err = q.ListResourceIDsByInstallation(ctx, id)
-		if err != nil {
-			return fmt.Errorf("list resources: %w", err)
-		}
-		return nil
+		res, err = teardown.Revoke(ctx, tx, p, id, teardown.ReasonDisconnected)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	s.routes.DropInstallation(context.WithoutCancel(ctx), p, inst.ExternalID, resourceIDs...)
-	log.Info("disconnected", zap.Int64("integrations_deactivated", deactivated))
-	return c.JSON(http.StatusOK, disconnectResponse{ID: id, Provider: string(p), Status: "revoked", IntegrationsDeactivated: deactivated})
+	teardown.DropRoutes(context.WithoutCancel(ctx), s.routes, res)
+	log.Info("disconnected", zap.Int64("integrations_deactivated", res.DeactivatedIntegrations))
+	return c.JSON(http.StatusOK, disconnectResponse{ID: id, Provider: string(p), Status: "revoked", IntegrationsDeactivated: res.DeactivatedIntegrations})
 }
 
 // revokeAtProvider tells the provider, when it can; a failure is logged and the teardown goes on, since
@@ -115,4 +91,3 @@ func (s *Service) revokeAtProvider(ctx context.Context, log *zap.Logger, inst db
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
