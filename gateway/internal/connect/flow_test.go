@@ -112,7 +112,10 @@ func TestVercelFlow(t *testing.T) {
 		require.Empty(t, vc.TeamID)
 		require.Empty(t, vc.TeamSlug)
 		require.Equal(t, inst.ExternalID, vc.ConfigurationID)
-		require.Nil(t, func() any { tok, _ := dbq.New(g.Pool).GetTokenByInstallation(context.Background(), id); return tok.ExpiresAt }(),
+		require.Nil(t, func() any {
+			tok, _ := dbq.New(g.Pool).GetTokenByInstallation(context.Background(), id)
+			return tok.ExpiresAt
+		}(),
 			"Vercel tokens do not expire")
 	})
 	g.RequireNoSecretsLogged(t)

@@ -90,4 +90,3 @@ func (s *Service) revokeAtProvider(ctx context.Context, log *zap.Logger, inst db
 		log.Warn("provider revoke failed; tearing down anyway", zap.Error(err))
 	}
 }
-
