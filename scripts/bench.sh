@@ -12,3 +12,6 @@ section() { printf '\n### %s\n' "$*"; }
 section "exec → first /readyz 200 (goal ≤ 60 ms), 20 starts per service"
 (cd gateway && go test -run '^$' -bench 'ExecToReady' -benchtime 20x ./cmd/gateway/ | grep -E '^Benchmark')
 (cd console && go test -run '^$' -bench 'ExecToReady' -benchtime 20x ./cmd/console/ | grep -E '^Benchmark')
+
+section "backfill: observations/s from the simulator, 100-item pages, 1,000 items per run (goal ≥ 2,000/s)"
+(cd console && go test -run '^$' -bench 'Backfill' -benchtime 5x ./internal/backfill/ | grep -E '^Benchmark')

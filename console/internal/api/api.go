@@ -43,7 +43,8 @@ type Deps struct {
 	Verifier         *auth.Verifier
 	M2MKeys          auth.M2MKeys
 	Log              *zap.Logger
-	// Backfill and Observations implement those services (their own packages); nil mounts Connect's
+	// Backfill overrides the BackfillService of backfill.go (nil: that one). Observations implements
+	// ObservationService (its own package); nil mounts Connect's
 	// Unimplemented handler.
 	Backfill     consolev1connect.BackfillServiceHandler
 	Observations consolev1connect.ObservationServiceHandler
@@ -81,7 +82,7 @@ func Routes(d Deps) []Route {
 		connect.WithInterceptors(errorInterceptor(d.Log), auth.M2MInterceptor(d.M2MKeys)),
 		connect.WithReadMaxBytes(maxRequestBytes),
 	}
-	var backfill consolev1connect.BackfillServiceHandler = consolev1connect.UnimplementedBackfillServiceHandler{}
+	var backfill consolev1connect.BackfillServiceHandler = backfillService{s}
 	if d.Backfill != nil {
 		backfill = d.Backfill
 	}

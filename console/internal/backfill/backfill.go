@@ -159,38 +159,44 @@ func Status(ctx context.Context, q dbq.DBTX, orgID, integrationID string) (types
 	return integ.BackfillState, nil
 }
 
+// Check validates o for a provider's backfill, before anything is looked up or written: the depth is
+// within limits and every entity type is one the provider's backfill fetches. Errors wrap
+// ErrInvalidOptions.
+func (o Options) Check(p types.Provider) error {
+	if o.DepthDays < 0 || o.DepthDays > MaxDepthDays {
+		return fmt.Errorf("%w: depth_days must be between 1 and %d (0 for the default of %d)", ErrInvalidOptions, MaxDepthDays, DefaultDepthDays)
+	}
+	supported := EntityTypes(p)
+	if supported == nil {
+		return fmt.Errorf("%w: no backfill for provider %q", ErrInvalidOptions, p)
+	}
+	for _, want := range o.EntityTypes {
+		if !slices.Contains(supported, want) {
+			return fmt.Errorf("%w: %s backfills fetch entity types %v, not %q", ErrInvalidOptions, p, supported, want)
+		}
+	}
+	return nil
+}
+
 // jobArgs validates o against the integration's provider and sync_config and resolves the defaults.
 func (o Options) jobArgs(integ dbq.Integration) (jobs.BackfillRun, error) {
+	if err := o.Check(integ.Provider); err != nil {
+		return jobs.BackfillRun{}, err
+	}
 	depth := o.DepthDays
 	if depth == 0 {
 		depth = DefaultDepthDays
 	}
-	if depth < 1 || depth > MaxDepthDays {
-		return jobs.BackfillRun{}, fmt.Errorf("%w: depthDays must be between 1 and %d", ErrInvalidOptions, MaxDepthDays)
-	}
-	supported := entityEvents[integ.Provider]
 	var entities []string
-	if len(o.EntityTypes) == 0 {
-		for _, e := range supported {
-			if integ.SyncConfig.Allows(e.event) {
-				entities = append(entities, e.entity)
-			}
+	for _, e := range entityEvents[integ.Provider] {
+		// Explicit types run in the provider's order, each once; by default, every type whose event the
+		// integration records.
+		if slices.Contains(o.EntityTypes, e.entity) || (len(o.EntityTypes) == 0 && integ.SyncConfig.Allows(e.event)) {
+			entities = append(entities, e.entity)
 		}
-		if len(entities) == 0 {
-			return jobs.BackfillRun{}, fmt.Errorf("%w: the integration's sync config allows none of the entity types a %s backfill fetches", ErrInvalidOptions, integ.Provider)
-		}
-	} else {
-		// Run them in the provider's order, each once, whatever order the caller listed them in.
-		for _, e := range supported {
-			if slices.Contains(o.EntityTypes, e.entity) {
-				entities = append(entities, e.entity)
-			}
-		}
-		for _, want := range o.EntityTypes {
-			if !slices.Contains(entities, want) {
-				return jobs.BackfillRun{}, fmt.Errorf("%w: entity type %q is not one of %v for %s", ErrInvalidOptions, want, EntityTypes(integ.Provider), integ.Provider)
-			}
-		}
+	}
+	if len(entities) == 0 {
+		return jobs.BackfillRun{}, fmt.Errorf("%w: the integration's sync config records none of the entity types a %s backfill fetches", ErrInvalidOptions, integ.Provider)
 	}
 	return jobs.BackfillRun{IntegrationID: integ.ID, DepthDays: depth, EntityTypes: entities}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/lightfastai/connections/console/internal/backfill"
@@ -62,7 +63,7 @@ func newKeyring(t testing.TB) (*secrets.Keyring, string) {
 }
 
 // setup starts a River client working the backfill queue with the real worker against the simulator.
-func setup(t *testing.T, cfg backfill.Config) *env {
+func setup(t testing.TB, cfg backfill.Config) *env {
 	t.Helper()
 	sim := simtest.Get(t)
 	pool := dbtest.NewPool(t)
@@ -70,8 +71,12 @@ func setup(t *testing.T, cfg backfill.Config) *env {
 	api := providerapi.New(providerapi.Config{
 		GitHubAPIURL: sim.GitHubAPIURL, VercelAPIURL: sim.VercelAPIURL, LinearAPIURL: sim.LinearAPIURL, SentryURL: sim.SentryURL,
 	})
+	log := zaptest.NewLogger(t)
+	if _, bench := t.(*testing.B); bench {
+		log = zap.NewNop() // a benchmark measures the work, not the test log
+	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, backfill.NewWorker(pool, kr, api, zaptest.NewLogger(t), cfg))
+	river.AddWorker(workers, backfill.NewWorker(pool, kr, api, log, cfg))
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Workers:           workers,
 		Queues:            map[string]river.QueueConfig{jobs.QueueBackfill: {MaxWorkers: 2}},
@@ -96,7 +101,7 @@ type tenant struct {
 	org, workspace, installation string
 }
 
-func (e *env) tenant(t *testing.T, provider types.Provider, externalID, token string) tenant {
+func (e *env) tenant(t testing.TB, provider types.Provider, externalID, token string) tenant {
 	t.Helper()
 	ctx := context.Background()
 	org := "org_" + ids.New()
@@ -115,7 +120,7 @@ func (e *env) tenant(t *testing.T, provider types.Provider, externalID, token st
 }
 
 // link links a resource of the tenant's installation to its workspace.
-func (e *env) link(t *testing.T, tn tenant, provider types.Provider, resourceID string, meta *types.ResourceMeta) dbq.Integration {
+func (e *env) link(t testing.TB, tn tenant, provider types.Provider, resourceID string, meta *types.ResourceMeta) dbq.Integration {
 	t.Helper()
 	in, err := e.q.UpsertIntegration(context.Background(), dbq.UpsertIntegrationParams{
 		ID: ids.New(), WorkspaceID: tn.workspace, InstallationID: tn.installation, Provider: provider,
@@ -127,7 +132,7 @@ func (e *env) link(t *testing.T, tn tenant, provider types.Provider, resourceID 
 }
 
 // start queues a backfill the way StartBackfill does.
-func (e *env) start(t *testing.T, tn tenant, integrationID string, opts backfill.Options) types.BackfillState {
+func (e *env) start(t testing.TB, tn tenant, integrationID string, opts backfill.Options) types.BackfillState {
 	t.Helper()
 	var st types.BackfillState
 	require.NoError(t, db.WithTx(context.Background(), e.pool, func(tx pgx.Tx) error {
@@ -138,7 +143,7 @@ func (e *env) start(t *testing.T, tn tenant, integrationID string, opts backfill
 	return st
 }
 
-func (e *env) cancel(t *testing.T, tn tenant, integrationID string) types.BackfillState {
+func (e *env) cancel(t testing.TB, tn tenant, integrationID string) types.BackfillState {
 	t.Helper()
 	var st types.BackfillState
 	require.NoError(t, db.WithTx(context.Background(), e.pool, func(tx pgx.Tx) error {
@@ -149,7 +154,7 @@ func (e *env) cancel(t *testing.T, tn tenant, integrationID string) types.Backfi
 	return st
 }
 
-func (e *env) state(t *testing.T, integrationID string) types.BackfillState {
+func (e *env) state(t testing.TB, integrationID string) types.BackfillState {
 	t.Helper()
 	in, err := e.q.GetIntegration(context.Background(), integrationID)
 	require.NoError(t, err)
@@ -157,7 +162,7 @@ func (e *env) state(t *testing.T, integrationID string) types.BackfillState {
 }
 
 // waitEnded waits for the backfill to end and returns its final state.
-func (e *env) waitEnded(t *testing.T, integrationID string, timeout time.Duration) types.BackfillState {
+func (e *env) waitEnded(t testing.TB, integrationID string, timeout time.Duration) types.BackfillState {
 	t.Helper()
 	var st types.BackfillState
 	require.Eventually(t, func() bool {
@@ -168,7 +173,7 @@ func (e *env) waitEnded(t *testing.T, integrationID string, timeout time.Duratio
 }
 
 // observations counts an integration's observations and distinct source ids.
-func (e *env) observations(t *testing.T, integrationID string) (rows, distinct int) {
+func (e *env) observations(t testing.TB, integrationID string) (rows, distinct int) {
 	t.Helper()
 	require.NoError(t, e.pool.QueryRow(context.Background(),
 		`SELECT count(*), count(DISTINCT source_id) FROM lightfast_workspace_observations WHERE integration_id = $1`,
@@ -177,7 +182,7 @@ func (e *env) observations(t *testing.T, integrationID string) (rows, distinct i
 }
 
 // countType counts an integration's observations of one source type.
-func (e *env) countType(t *testing.T, integrationID, sourceType string) int {
+func (e *env) countType(t testing.TB, integrationID, sourceType string) int {
 	t.Helper()
 	var n int
 	require.NoError(t, e.pool.QueryRow(context.Background(),
@@ -186,7 +191,7 @@ func (e *env) countType(t *testing.T, integrationID, sourceType string) int {
 	return n
 }
 
-func (e *env) job(t *testing.T, id int64) *rivertype.JobRow {
+func (e *env) job(t testing.TB, id int64) *rivertype.JobRow {
 	t.Helper()
 	row, err := e.client.JobGet(context.Background(), id)
 	require.NoError(t, err)
@@ -194,7 +199,7 @@ func (e *env) job(t *testing.T, id int64) *rivertype.JobRow {
 }
 
 // waitJob waits for River to finalize a job (its completer records results asynchronously).
-func (e *env) waitJob(t *testing.T, id int64) *rivertype.JobRow {
+func (e *env) waitJob(t testing.TB, id int64) *rivertype.JobRow {
 	t.Helper()
 	var row *rivertype.JobRow
 	require.Eventually(t, func() bool {
@@ -205,7 +210,7 @@ func (e *env) waitJob(t *testing.T, id int64) *rivertype.JobRow {
 }
 
 // github links a new repository with the given history.
-func (e *env) github(t *testing.T, pulls, issues, releases int) (tenant, dbq.Integration, simtest.GitHubRepo) {
+func (e *env) github(t testing.TB, pulls, issues, releases int) (tenant, dbq.Integration, simtest.GitHubRepo) {
 	t.Helper()
 	inst, repos := e.sim.GitHub(t, 1)
 	repo := repos[0]
@@ -225,7 +230,7 @@ func (e *env) github(t *testing.T, pulls, issues, releases int) (tenant, dbq.Int
 }
 
 // vercel links a new team project with deployments deployments.
-func (e *env) vercel(t *testing.T, deployments int) (tenant, dbq.Integration) {
+func (e *env) vercel(t testing.TB, deployments int) (tenant, dbq.Integration) {
 	t.Helper()
 	inst := e.sim.Vercel(t, 0, false)
 	var projects []struct {
@@ -243,7 +248,7 @@ func (e *env) vercel(t *testing.T, deployments int) (tenant, dbq.Integration) {
 
 // linear links a new team with issues issues; a second team of the workspace gets others, which the
 // backfill must leave alone.
-func (e *env) linear(t *testing.T, issues, others int) (tenant, dbq.Integration) {
+func (e *env) linear(t testing.TB, issues, others int) (tenant, dbq.Integration) {
 	t.Helper()
 	inst := e.sim.Linear(t, 0)
 	var teams []struct {
@@ -264,7 +269,7 @@ func (e *env) linear(t *testing.T, issues, others int) (tenant, dbq.Integration)
 }
 
 // sentry links a new organization's project with issues issues.
-func (e *env) sentry(t *testing.T, issues int) (tenant, dbq.Integration) {
+func (e *env) sentry(t testing.TB, issues int) (tenant, dbq.Integration) {
 	t.Helper()
 	inst := e.sim.Sentry(t, 0)
 	var projects []struct {
