@@ -15,3 +15,7 @@ section "exec → first /readyz 200 (goal ≤ 60 ms), 20 starts per service"
 
 section "backfill: observations/s from the simulator, 100-item pages, 1,000 items per run (goal ≥ 2,000/s)"
 (cd console && go test -run '^$' -bench 'Backfill' -benchtime 5x ./internal/backfill/ | grep -E '^Benchmark')
+
+section "token endpoint: real gateway binary, 16 keep-alive connections, fresh token, 10 s (goal p99 ≤ 2 ms, ≥ 10,000 req/s)"
+(cd gateway && go test -tags loadtest -count=1 -run 'TestTokenEndpointLoad' -v ./internal/vault/ | grep -E '^token endpoint')
+(cd gateway && LOAD_LOG_LEVEL=warn go test -tags loadtest -count=1 -run 'TestTokenEndpointLoad' -v ./internal/vault/ | grep -E '^token endpoint' | sed 's/^/(LOG_LEVEL=warn, no access log) /')

@@ -73,10 +73,11 @@ func run(ctx context.Context, args []string) error {
 	routes.OnError = func(err error) { log.Warn("routing cache unavailable; using the database", zap.Error(err)) }
 	apiKey := apikey.New(cfg.APIKeys).Middleware("X-API-Key")
 	clients := connect.NewClients(cfg, providers.NewHTTPClient())
-	tokenVault := vault.New(pool, cfg.Keyring, clients.Refreshers(), log)
+	tokenVault := vault.New(pool, cfg.Keyring, clients.Refreshers(), vault.DefaultCacheTTL, log)
 	connector := connect.New(connect.Options{
 		PublicURL: cfg.PublicURL, ConsoleURL: cfg.ConsoleURL,
 		SecureCookies: cfg.AppEnv != "development" && cfg.AppEnv != "test",
+		Revoked:       tokenVault.Forget,
 	}, pool, cfg.Keyring, routes, clients.Flows(cfg.PublicURL), log)
 
 	// River workers and periodic jobs on queue gateway: each feature registers its own, one line each.

@@ -34,6 +34,9 @@ type Options struct {
 	ConsoleURL string
 	// SecureCookies marks the state cookie Secure (everywhere but local development and tests).
 	SecureCookies bool
+	// Revoked, when set, is called with an installation id after its teardown committed (the token
+	// vault forgets what it cached).
+	Revoked func(installationID string)
 }
 
 // Service serves the connect flow.

@@ -60,6 +60,9 @@ func (s *Service) disconnect(c echo.Context) error {
 		return err
 	}
 	teardown.DropRoutes(context.WithoutCancel(ctx), s.routes, res)
+	if s.opts.Revoked != nil {
+		s.opts.Revoked(id)
+	}
 	log.Info("disconnected", zap.Int64("integrations_deactivated", res.DeactivatedIntegrations))
 	return c.JSON(http.StatusOK, disconnectResponse{ID: id, Provider: string(p), Status: "revoked", IntegrationsDeactivated: res.DeactivatedIntegrations})
 }

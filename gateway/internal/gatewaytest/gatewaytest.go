@@ -121,9 +121,20 @@ type Gateway struct {
 	Seen *Secrets
 }
 
+// Options adjust Start.
+type Options struct {
+	// CacheTTL is the token vault's cache TTL; 0 (the default here) turns the cache off, so tests that
+	// move a token's expiry in the database see the effect at once.
+	CacheTTL time.Duration
+}
+
 // Start runs a gateway in-process on a fresh database, against a fresh simulator.
-func Start(t testing.TB) *Gateway {
+func Start(t testing.TB, opts ...Options) *Gateway {
 	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	sim, simURLs := StartSim(t)
 	g := &Gateway{Sim: sim, SimURLs: simURLs, Logs: &SyncBuffer{}, Seen: &Secrets{}}
 	var handler http.Handler
@@ -143,8 +154,8 @@ func Start(t testing.TB) *Gateway {
 	// Debug level: every line the code can write is captured and searched for secrets.
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(g.Logs), zapcore.DebugLevel))
 	clients := connect.NewClients(cfg, providers.NewHTTPClient())
-	g.Vault = vault.New(g.Pool, cfg.Keyring, clients.Refreshers(), log)
-	connector := connect.New(connect.Options{PublicURL: cfg.PublicURL, ConsoleURL: cfg.ConsoleURL},
+	g.Vault = vault.New(g.Pool, cfg.Keyring, clients.Refreshers(), o.CacheTTL, log)
+	connector := connect.New(connect.Options{PublicURL: cfg.PublicURL, ConsoleURL: cfg.ConsoleURL, Revoked: g.Vault.Forget},
 		g.Pool, cfg.Keyring, g.Routes, clients.Flows(cfg.PublicURL), log)
 	e := platform.NewEcho(log, nil)
 	auth := apikey.New(cfg.APIKeys).Middleware("X-API-Key")

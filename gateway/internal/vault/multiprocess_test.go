@@ -19,6 +19,7 @@ import (
 	dbvault "github.com/lightfastai/connections/db/vault"
 	"github.com/lightfastai/connections/gateway/internal/gatewaytest"
 	"github.com/lightfastai/connections/gateway/internal/providersim"
+	"github.com/lightfastai/connections/gateway/internal/vault"
 )
 
 // Three real gateway processes share one database. 150 concurrent token requests for one installation
@@ -109,7 +110,9 @@ func TestRefreshIsSingleFlightAcrossProcesses(t *testing.T) {
 	require.NotEqual(t, oldRefresh, newRefresh, "the rotated refresh token is stored")
 	g.Seen.Add(answers[0].token, oldRefresh, newRefresh)
 
-	// The stored refresh token is the live one: the next refresh, through another replica, works.
+	// The stored refresh token is the live one: the next refresh, through another replica, works. (Wait
+	// out the replicas' token cache first: the expiry is moved behind their backs.)
+	time.Sleep(vault.DefaultCacheTTL + 100*time.Millisecond)
 	_, err = pool.Exec(ctx, `UPDATE lightfast_gw_tokens SET expires_at = now() - interval '1 minute' WHERE installation_id = $1`, id)
 	require.NoError(t, err)
 	resp, body := gatewaytest.Req(t, http.MethodGet, urls[2]+"/connections/"+id+"/token", gatewaytest.APIKey)

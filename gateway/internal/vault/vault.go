@@ -75,14 +75,22 @@ type Service struct {
 	refreshers map[types.Provider]Refresher
 	log        *zap.Logger
 	group      singleflight.Group
+	cache      *tokenCache
 	now        func() time.Time
 }
 
+// DefaultCacheTTL is how long the token endpoint may answer from memory after reading a token.
+const DefaultCacheTTL = time.Second
+
 // New returns the vault. refreshers holds one Refresher per provider whose tokens expire; a provider
-// without one (Vercel) is never refreshed.
-func New(pool *pgxpool.Pool, keyring *secrets.Keyring, refreshers map[types.Provider]Refresher, log *zap.Logger) *Service {
-	return &Service{pool: pool, keyring: keyring, refreshers: refreshers, log: log, now: time.Now}
+// without one (Vercel) is never refreshed. cacheTTL is how long a read token may be served from memory
+// (0 turns the cache off; see tokenCache for what it may and may not serve).
+func New(pool *pgxpool.Pool, keyring *secrets.Keyring, refreshers map[types.Provider]Refresher, cacheTTL time.Duration, log *zap.Logger) *Service {
+	return &Service{pool: pool, keyring: keyring, refreshers: refreshers, log: log, cache: newTokenCache(cacheTTL), now: time.Now}
 }
+
+// Forget drops what the vault remembers about an installation; call it after revoking one.
+func (s *Service) Forget(installationID string) { s.cache.forget(installationID) }
 
 // margin is how long before expiry a token of provider stops being handed out.
 func margin(p types.Provider) time.Duration {
@@ -101,6 +109,19 @@ func stale(row dbq.VaultReadRow, due time.Time) bool {
 // expired. Errors: dbvault.ErrNotFound, dbvault.ErrNotActive, dbvault.ErrReauthRequired,
 // ErrRefreshUnavailable.
 func (s *Service) Token(ctx context.Context, installationID string) (Result, error) {
+	if res, ok := s.cache.get(installationID, s.now()); ok {
+		return res, nil
+	}
+	res, err := s.token(ctx, installationID)
+	if err != nil {
+		s.cache.forget(installationID)
+		return Result{}, err
+	}
+	s.cache.put(installationID, res, s.now())
+	return res, nil
+}
+
+func (s *Service) token(ctx context.Context, installationID string) (Result, error) {
 	row, err := dbq.New(s.pool).VaultRead(ctx, installationID)
 	if err != nil {
 		if db.IsNotFound(err) {
@@ -265,6 +286,7 @@ func (s *Service) refreshLocked(ctx context.Context, q *dbq.Queries, row dbq.Vau
 		}
 		return attempt{}, fmt.Errorf("store refreshed token: %w", err)
 	}
+	s.cache.forget(row.Token.InstallationID)
 	log.Info("token refreshed")
 	return attempt{result: Result{AccessToken: tok.AccessToken, Provider: row.Provider, ExpiresAt: tok.ExpiresAt}}, nil
 }

@@ -1,0 +1,121 @@
+//go:build loadtest
+
+package vault_test
+
+// The token endpoint load generator behind `make bench` (scripts/bench.sh): a real gateway binary on
+// loopback, one installation with a fresh token (no refresh on the hot path), LOAD_CONNS keep-alive
+// connections (default 16) sending GET /connections/:id/token back to back for LOAD_DURATION (default
+// 10s) after a warm-up. It prints p50 / p90 / p99 / max latency and requests per second; it asserts
+// only that every answer was 200, never a speed.
+//
+//	go test -tags loadtest -run TestTokenEndpointLoad -v ./internal/vault/
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lightfastai/connections/db/dbtest"
+	"github.com/lightfastai/connections/db/testproc"
+	"github.com/lightfastai/connections/db/types"
+	"github.com/lightfastai/connections/gateway/internal/gatewaytest"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func TestTokenEndpointLoad(t *testing.T) {
+	conns := envInt("LOAD_CONNS", 16)
+	duration := envDuration("LOAD_DURATION", 10*time.Second)
+	warmup := envDuration("LOAD_WARMUP", 2*time.Second)
+
+	bin := testproc.Build(t, "../../cmd/gateway")
+	sim, simURLs := gatewaytest.StartSim(t)
+	dbURL := dbtest.NewDatabaseURL(t)
+	addr := testproc.FreeAddr(t)
+	base := "http://" + addr
+	env := gatewaytest.Env(dbURL, dbtest.RedisURL(t), simURLs, base)
+	env["GATEWAY_ADDR"] = addr
+	env["LOG_LEVEL"] = os.Getenv("LOAD_LOG_LEVEL") // empty: the default (info, with the access log)
+	if env["LOG_LEVEL"] == "" {
+		delete(env, "LOG_LEVEL")
+	}
+	p := testproc.Start(t, bin, env, "serve")
+	p.WaitReady(t, base+"/readyz", 30*time.Second)
+	require.NoError(t, sim.SetGatewayURL(base))
+	g := &gatewaytest.Gateway{URL: base, Pool: dbtest.Pool(t, dbURL), Sim: sim, SimURLs: simURLs, Seen: &gatewaytest.Secrets{}}
+	id := g.Connect(t, types.Linear, "org_bench", "user_bench") // fresh for an hour
+	url := base + "/connections/" + id + "/token"
+
+	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	var failures atomic.Int64
+	run := func(ctx context.Context) ([]time.Duration, time.Duration) {
+		var mu sync.Mutex
+		var all []time.Duration
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range conns {
+			wg.Go(func() {
+				lat := make([]time.Duration, 0, 1<<16)
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("X-API-Key", gatewaytest.APIKey)
+				for ctx.Err() == nil {
+					t0 := time.Now()
+					resp, err := client.Do(req)
+					if err != nil {
+						failures.Add(1)
+						continue
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						failures.Add(1)
+					}
+					lat = append(lat, time.Since(t0))
+				}
+				mu.Lock()
+				all = append(all, lat...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		return all, time.Since(start)
+	}
+
+	wctx, cancel := context.WithTimeout(context.Background(), warmup)
+	run(wctx)
+	cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), duration)
+	lat, elapsed := run(ctx)
+	cancel()
+
+	require.Zero(t, failures.Load(), "every request answered 200")
+	require.NotEmpty(t, lat)
+	slices.Sort(lat)
+	pct := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d.Microseconds())/1000) }
+	fmt.Printf("token endpoint: %d connections, %s: %d requests, %.0f req/s, p50 %s, p90 %s, p99 %s, max %s\n",
+		conns, duration, len(lat), float64(len(lat))/elapsed.Seconds(), ms(pct(0.50)), ms(pct(0.90)), ms(pct(0.99)), ms(lat[len(lat)-1]))
+}
