@@ -16,12 +16,15 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"go.uber.org/zap"
 
+	"github.com/lightfastai/connections/console/internal/api"
+	"github.com/lightfastai/connections/console/internal/auth"
 	"github.com/lightfastai/connections/console/internal/config"
 	"github.com/lightfastai/connections/console/internal/providerapi"
 	"github.com/lightfastai/connections/console/internal/worker"
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/migrations"
 	"github.com/lightfastai/connections/db/platform"
+	"github.com/lightfastai/connections/db/routing"
 )
 
 func main() {
@@ -114,6 +117,14 @@ func serve(ctx context.Context) error {
 
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
 	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
+	api.Mount(e, api.Deps{
+		Pool: pool, Routes: routing.New(redis, pool, ""), Keyring: cfg.Keyring, Providers: providers, River: riverClient,
+		GatewayPublicURL: cfg.GatewayPublicURL, Log: log,
+		Verifier: auth.NewVerifier(auth.Config{
+			JWKSURL: cfg.AuthJWKSURL, Issuer: cfg.AuthIssuer, DevSecret: cfg.AuthDevSecret.Reveal(), Production: cfg.Production(),
+		}),
+		M2MKeys: auth.M2MKeysFromSecrets(cfg.M2MAPIKeys),
+	})
 
 	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lightfastai/connections/console/internal/api"
 	"github.com/lightfastai/connections/console/internal/auth"
+	"github.com/lightfastai/connections/console/internal/observations"
 	"github.com/lightfastai/connections/console/internal/providerapi"
 	"github.com/lightfastai/connections/console/internal/simtest"
 	"github.com/lightfastai/connections/db/dbq"
@@ -77,6 +78,7 @@ func setupWith(t *testing.T, mod func(*api.Deps)) *env {
 		Verifier:         auth.NewVerifier(auth.Config{DevSecret: devSecret}),
 		M2MKeys:          auth.NewM2MKeys([]string{"old-key", m2mKey}),
 		Log:              zap.NewNop(),
+		Observations:     observations.New(pool),
 	}
 	if mod != nil {
 		mod(&deps)

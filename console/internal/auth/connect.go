@@ -7,6 +7,8 @@ import (
 	"errors"
 
 	"connectrpc.com/connect"
+
+	"github.com/lightfastai/connections/db/secrets"
 )
 
 // UserInterceptor authenticates every call with a session token (Authorization: Bearer or the __session
@@ -35,6 +37,15 @@ func NewM2MKeys(keys []string) M2MKeys {
 		}
 	}
 	return k
+}
+
+// M2MKeysFromSecrets is NewM2MKeys for keys read from the configuration (M2M_API_KEYS).
+func M2MKeysFromSecrets(keys []secrets.Secret) M2MKeys {
+	plain := make([]string, 0, len(keys))
+	for _, k := range keys {
+		plain = append(plain, k.Reveal())
+	}
+	return NewM2MKeys(plain)
 }
 
 // Valid reports whether presented is one of the keys. It compares against every key without stopping
