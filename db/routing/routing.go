@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -44,17 +45,44 @@ func (k Keys) Resource(p types.Provider, resourceID string) string {
 	return k.Prefix + "route:" + string(p) + ":res:" + resourceID
 }
 
+// Defaults for Cache.Timeout and Cache.Backoff.
+const (
+	DefaultTimeout = 200 * time.Millisecond
+	DefaultBackoff = time.Second
+)
+
 // Cache resolves and maintains routes.
 type Cache struct {
 	redis   rueidis.Client // may be nil: then every lookup goes to Postgres
 	pool    *pgxpool.Pool
 	keys    Keys
 	OnError func(error) // called with Redis errors (which are otherwise swallowed); may be nil
+	// Timeout bounds each Redis call. The client retries on broken connections until its context ends,
+	// so without a bound a Redis outage would hang every lookup instead of falling back to Postgres.
+	Timeout time.Duration
+	// Backoff is how long Redis is skipped after an error, so an outage costs one timeout per Backoff
+	// rather than one per request.
+	Backoff time.Duration
+
+	downUntil atomic.Int64 // unix nanos before which Redis is skipped
 }
 
 // New returns a Cache. prefix namespaces the keys (empty in production).
 func New(redis rueidis.Client, pool *pgxpool.Pool, prefix string) *Cache {
-	return &Cache{redis: redis, pool: pool, keys: Keys{Prefix: prefix}}
+	return &Cache{redis: redis, pool: pool, keys: Keys{Prefix: prefix}, Timeout: DefaultTimeout, Backoff: DefaultBackoff}
+}
+
+// redisUp reports whether Redis should be tried now.
+func (c *Cache) redisUp() bool {
+	return c.redis != nil && time.Now().UnixNano() >= c.downUntil.Load()
+}
+
+// redisCtx bounds one Redis call.
+func (c *Cache) redisCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.Timeout)
 }
 
 // Keys returns the key scheme.
@@ -75,8 +103,10 @@ func (c *Cache) ResolveResource(ctx context.Context, p types.Provider, resourceI
 }
 
 func (c *Cache) resolve(ctx context.Context, key string, fromDB func(*dbq.Queries) (string, error)) (string, Source, error) {
-	if c.redis != nil {
-		id, err := c.redis.Do(ctx, c.redis.B().Get().Key(key).Build()).ToString()
+	if c.redisUp() {
+		rctx, cancel := c.redisCtx(ctx)
+		id, err := c.redis.Do(rctx, c.redis.B().Get().Key(key).Build()).ToString()
+		cancel()
 		switch {
 		case err == nil && id != "":
 			return id, FromCache, nil
@@ -168,24 +198,33 @@ func (c *Cache) Rebuild(ctx context.Context) (RebuildCounts, error) {
 }
 
 func (c *Cache) set(ctx context.Context, key, value string) {
-	if c.redis == nil {
+	if !c.redisUp() {
 		return
 	}
-	if err := c.redis.Do(ctx, c.redis.B().Set().Key(key).Value(value).Ex(TTL).Build()).Error(); err != nil {
+	rctx, cancel := c.redisCtx(ctx)
+	defer cancel()
+	if err := c.redis.Do(rctx, c.redis.B().Set().Key(key).Value(value).Ex(TTL).Build()).Error(); err != nil {
 		c.report(err)
 	}
 }
 
 func (c *Cache) del(ctx context.Context, keys ...string) {
+	// Invalidation is attempted even while Redis is thought to be down: a stale route must not survive
+	// by accident. The TTL bounds what a failed delete leaves behind.
 	if c.redis == nil || len(keys) == 0 {
 		return
 	}
-	if err := c.redis.Do(ctx, c.redis.B().Del().Key(keys...).Build()).Error(); err != nil {
+	rctx, cancel := c.redisCtx(ctx)
+	defer cancel()
+	if err := c.redis.Do(rctx, c.redis.B().Del().Key(keys...).Build()).Error(); err != nil {
 		c.report(err)
 	}
 }
 
 func (c *Cache) report(err error) {
+	if c.Backoff > 0 {
+		c.downUntil.Store(time.Now().Add(c.Backoff).UnixNano())
+	}
 	if c.OnError != nil {
 		c.OnError(err)
 	}

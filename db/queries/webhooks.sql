@@ -1,0 +1,91 @@
+-- name: InsertDeliveries :many
+-- Group commit: many deliveries in one statement. A delivery whose (provider, delivery_id) exists already
+-- inserts nothing and is absent from the result, which is how the caller tells new from duplicate.
+-- Empty installation / resource ids are stored as NULL.
+INSERT INTO lightfast_gw_webhook_deliveries (
+    id, provider, delivery_id, event_type, installation_id, provider_resource_id, status, payload, headers
+)
+SELECT id, provider, delivery_id, event_type, NULLIF(installation_id, ''), NULLIF(provider_resource_id, ''),
+       status, payload, headers::jsonb
+FROM (
+    SELECT unnest(@ids::text[]) AS id, unnest(@providers::text[]) AS provider,
+           unnest(@delivery_ids::text[]) AS delivery_id, unnest(@event_types::text[]) AS event_type,
+           unnest(@installation_ids::text[]) AS installation_id, unnest(@resource_ids::text[]) AS provider_resource_id,
+           unnest(@statuses::text[]) AS status, unnest(@payloads::bytea[]) AS payload, unnest(@headers::text[]) AS headers
+) AS d
+ON CONFLICT (provider, delivery_id) DO NOTHING
+RETURNING id;
+
+-- name: GetLinearWebhookSecret :one
+-- The encrypted webhook secret of a Linear organization's installation (revoked ones no longer verify).
+SELECT id, webhook_secret FROM lightfast_gw_installations
+WHERE provider = 'linear' AND external_id = @external_id AND status <> 'revoked';
+
+-- name: ListDeliveries :many
+-- The delivery log, newest first, keyset-paginated on (received_at, id).
+SELECT id, provider, delivery_id, event_type, installation_id, provider_resource_id, status,
+       CASE WHEN @include_payload::bool THEN payload END AS payload,
+       headers, attempts, last_error, received_at, processed_at
+FROM lightfast_gw_webhook_deliveries
+WHERE (sqlc.narg('status')::varchar IS NULL OR status = sqlc.narg('status'))
+  AND (sqlc.narg('provider')::varchar IS NULL OR provider = sqlc.narg('provider'))
+  AND (sqlc.narg('before_at')::timestamptz IS NULL
+       OR (received_at, id) < (sqlc.narg('before_at')::timestamptz, sqlc.narg('before_id')::varchar))
+ORDER BY received_at DESC, id DESC
+LIMIT @max_rows;
+
+-- name: ListDLQDeliveryIDs :many
+-- Dead-lettered deliveries in a range, oldest first, for a bulk replay.
+SELECT id FROM lightfast_gw_webhook_deliveries
+WHERE status = 'dlq'
+  AND (sqlc.narg('provider')::varchar IS NULL OR provider = sqlc.narg('provider'))
+  AND (sqlc.narg('since')::timestamptz IS NULL OR received_at >= sqlc.narg('since'))
+  AND (sqlc.narg('until')::timestamptz IS NULL OR received_at < sqlc.narg('until'))
+  AND (sqlc.narg('after_id')::varchar IS NULL OR id > sqlc.narg('after_id'))
+ORDER BY id
+LIMIT @max_rows;
+
+-- name: RequeueDelivery :one
+-- Moves a dead-lettered delivery back to received. Any other status returns no row (replay is a no-op).
+UPDATE lightfast_gw_webhook_deliveries
+SET status = 'received', last_error = NULL, processed_at = NULL
+WHERE id = @id AND status = 'dlq'
+RETURNING id, provider, event_type;
+
+-- name: DropDeliveryPayloads :execrows
+-- Retention, step 1: forget the bodies of old deliveries that are done with. DLQ and in-flight rows keep
+-- theirs. Batched so one run never holds many row locks.
+UPDATE lightfast_gw_webhook_deliveries SET payload = NULL
+WHERE id IN (
+    SELECT id FROM lightfast_gw_webhook_deliveries
+    WHERE status IN ('delivered', 'ignored', 'unrouted') AND received_at < @before::timestamptz AND payload IS NOT NULL
+    LIMIT @max_rows
+);
+
+-- name: DeleteOldDeliveries :execrows
+-- Retention, step 2: delete old delivery rows, except those still in flight.
+DELETE FROM lightfast_gw_webhook_deliveries
+WHERE id IN (
+    SELECT id FROM lightfast_gw_webhook_deliveries
+    WHERE status <> 'received' AND received_at < @before::timestamptz
+    LIMIT @max_rows
+);
+
+-- name: RenameResource :exec
+UPDATE lightfast_gw_resources SET resource_name = @resource_name, updated_at = now()
+WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id;
+
+-- name: ListIntegrationsForResource :many
+-- Every integration (active or not) linked to one provider resource of an installation.
+SELECT * FROM lightfast_workspace_integrations
+WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id
+ORDER BY created_at, id;
+
+-- name: SetIntegrationResource :exec
+UPDATE lightfast_workspace_integrations
+SET resource_name = @resource_name, resource_meta = @resource_meta, updated_at = now()
+WHERE id = @id;
+
+-- name: DeactivateIntegrationsForResource :execrows
+UPDATE lightfast_workspace_integrations SET is_active = false, updated_at = now()
+WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id AND is_active;

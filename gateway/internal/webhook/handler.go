@@ -1,0 +1,278 @@
+// Package webhook is POST /webhooks/:provider (SPEC §5.3): cap the body, verify it, extract the
+// delivery, route it to its installation and record it durably with its job, then answer.
+//
+// Status codes: 202 {"status":"accepted","id"} once the row and job are committed (also for an
+// unrouted delivery, answered {"status":"unrouted","id"}); 200 {"status":"duplicate"} for a delivery
+// seen before; 400 malformed payload / missing delivery id or event; 401 signature or timestamp
+// problems; 404 unknown provider; 413 body over WEBHOOK_MAX_BODY_BYTES; 503 when Postgres cannot take
+// the write, so the provider retries. Nothing is written for any non-2xx answer.
+package webhook
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/lightfastai/connections/db"
+	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/jobs"
+	"github.com/lightfastai/connections/db/platform"
+	"github.com/lightfastai/connections/db/routing"
+	"github.com/lightfastai/connections/db/secrets"
+	"github.com/lightfastai/connections/db/types"
+	"github.com/lightfastai/connections/gateway/internal/config"
+	"github.com/lightfastai/connections/gateway/internal/webhook/recorder"
+	"github.com/lightfastai/connections/gateway/internal/webhook/verify"
+)
+
+// Recorder is what the handler needs from the group-commit writer.
+type Recorder interface {
+	Record(ctx context.Context, d recorder.Delivery) (recorder.Outcome, error)
+}
+
+// Handler receives webhooks.
+type Handler struct {
+	providers map[types.Provider]verify.Provider
+	routes    *routing.Cache
+	pool      *pgxpool.Pool
+	rec       Recorder
+	maxBody   int64
+	metrics   *Metrics
+	log       *zap.Logger
+	now       func() time.Time
+}
+
+// Deps are the handler's collaborators.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Routes   *routing.Cache
+	Recorder Recorder
+	Keyring  *secrets.Keyring // decrypts Linear installations' webhook secrets
+	Metrics  *Metrics
+	Log      *zap.Logger
+	Now      func() time.Time // default time.Now
+}
+
+// New builds the handler from the gateway configuration. A provider without secrets is still
+// served: every delivery for it fails verification (fail closed), which is what the sender should see.
+func New(cfg config.Config, d Deps) *Handler {
+	h := &Handler{
+		routes: d.Routes, pool: d.Pool, rec: d.Recorder, maxBody: cfg.WebhookMaxBodyBytes,
+		metrics: d.Metrics, log: d.Log, now: d.Now,
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = 26 << 20
+	}
+	h.providers = map[types.Provider]verify.Provider{
+		types.GitHub: verify.GitHub{Secrets: verify.Secrets(cfg.GitHub.WebhookSecrets)},
+		types.Vercel: verify.Vercel{Secrets: verify.Secrets(cfg.Vercel.ClientSecrets)},
+		types.Linear: verify.Linear{Fallback: verify.Secrets(cfg.Linear.WebhookSecrets), InstallationSecrets: h.linearSecrets(d.Keyring)},
+		types.Sentry: verify.Sentry{Secrets: verify.Secrets(cfg.Sentry.ClientSecrets)},
+	}
+	if d.Routes != nil && d.Routes.OnError == nil {
+		d.Routes.OnError = func(err error) {
+			d.Metrics.cacheErrors.Inc()
+			d.Log.Warn("routing cache unavailable, using postgres", zap.Error(err))
+		}
+	}
+	return h
+}
+
+// Mount adds the webhook route.
+func (h *Handler) Mount(e *echo.Echo) {
+	e.POST("/webhooks/:provider", h.receive)
+}
+
+var errTooLarge = errors.New("body too large")
+
+func (h *Handler) receive(c echo.Context) error {
+	name := c.Param("provider")
+	provider, err := types.ParseProvider(name)
+	if err != nil {
+		return platform.Errorf(http.StatusNotFound, "unknown_provider", "no webhook receiver for this provider")
+	}
+	v := h.providers[provider]
+
+	body, err := readBody(c.Response(), c.Request(), h.maxBody)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			h.metrics.delivery(name, "too_large")
+			return platform.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "body exceeds %d bytes", h.maxBody)
+		}
+		h.metrics.delivery(name, "invalid")
+		return platform.Errorf(http.StatusBadRequest, "unreadable_body", "could not read the request body")
+	}
+
+	ctx := c.Request().Context()
+	req := verify.Request{Header: c.Request().Header, Body: body, Now: h.now()}
+	if err := v.Verify(ctx, req); err != nil {
+		return h.reject(name, err)
+	}
+	ev, err := v.Parse(req)
+	if err != nil {
+		return h.reject(name, err)
+	}
+
+	installationID, err := h.route(ctx, provider, ev)
+	if err != nil {
+		return h.unavailable(name, err)
+	}
+	d := recorder.Delivery{
+		ID: ids.New(), Provider: provider, DeliveryID: ev.DeliveryID, EventType: ev.EventType,
+		InstallationID: installationID, ResourceID: ev.ResourceID, Status: recorder.StatusReceived,
+		Payload: body, Headers: ev.Headers,
+	}
+	switch {
+	case installationID == "":
+		d.Status = recorder.StatusUnrouted
+	case ev.Lifecycle:
+		d.Job = jobs.WebhookLifecycle{DeliveryID: d.ID}
+	default:
+		d.Job = jobs.WebhookProcess{DeliveryID: d.ID}
+	}
+
+	outcome, err := h.rec.Record(ctx, d)
+	if err != nil {
+		return h.unavailable(name, err)
+	}
+	if outcome == recorder.Duplicate {
+		h.metrics.delivery(name, "duplicate")
+		return c.JSONBlob(http.StatusOK, []byte(`{"status":"duplicate"}`))
+	}
+	status := "accepted"
+	if d.Status == recorder.StatusUnrouted {
+		status = "unrouted"
+	}
+	h.metrics.delivery(name, status)
+	// ids are URL-safe base64 characters, so the id needs no JSON escaping.
+	return c.JSONBlob(http.StatusAccepted, []byte(`{"status":"`+status+`","id":"`+d.ID+`"}`))
+}
+
+// route finds the installation a delivery belongs to ("" when none). Lifecycle events are routed
+// straight from Postgres whatever the installation's status, so an unsuspend can reach a suspended
+// installation; everything else goes through the routing cache.
+func (h *Handler) route(ctx context.Context, p types.Provider, ev verify.Event) (string, error) {
+	if ev.Lifecycle && ev.InstallationExternalID != "" {
+		inst, err := dbq.New(h.pool).GetInstallationByExternalID(ctx, dbq.GetInstallationByExternalIDParams{Provider: p, ExternalID: ev.InstallationExternalID})
+		if err != nil {
+			if db.IsNotFound(db.Interpret(err)) {
+				return "", nil
+			}
+			return "", err
+		}
+		return inst.ID, nil
+	}
+	var (
+		id  string
+		src routing.Source
+		err error
+	)
+	switch {
+	case ev.InstallationExternalID != "":
+		id, src, err = h.routes.ResolveInstallation(ctx, p, ev.InstallationExternalID)
+	case ev.ResourceID != "":
+		id, src, err = h.routes.ResolveResource(ctx, p, ev.ResourceID)
+	default:
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	h.metrics.lookup(src)
+	return id, nil
+}
+
+// linearSecrets returns the decrypted webhook secret of a Linear organization's installation.
+func (h *Handler) linearSecrets(kr *secrets.Keyring) func(context.Context, string) ([][]byte, error) {
+	return func(ctx context.Context, organizationID string) ([][]byte, error) {
+		row, err := dbq.New(h.pool).GetLinearWebhookSecret(ctx, organizationID)
+		if err != nil {
+			if db.IsNotFound(db.Interpret(err)) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		if row.WebhookSecret == nil || kr == nil {
+			return nil, nil
+		}
+		secret, err := kr.Decrypt(*row.WebhookSecret, secrets.Field{Table: "lightfast_gw_installations", Column: "webhook_secret", RowID: row.ID})
+		if err != nil {
+			// A secret that does not decrypt cannot verify anything; the fallback secrets still may.
+			h.log.Error("linear webhook secret does not decrypt", zap.String("installation_id", row.ID), zap.Error(err))
+			return nil, nil
+		}
+		return [][]byte{[]byte(secret)}, nil
+	}
+}
+
+// reject maps a verification or parse error to its answer. This is the one place codes are chosen.
+func (h *Handler) reject(provider string, err error) error {
+	var status int
+	var code string
+	switch {
+	case errors.Is(err, verify.ErrMissingSignature):
+		status, code = http.StatusUnauthorized, "missing_signature"
+	case errors.Is(err, verify.ErrInvalidSignature):
+		status, code = http.StatusUnauthorized, "invalid_signature"
+	case errors.Is(err, verify.ErrStaleTimestamp):
+		status, code = http.StatusUnauthorized, "stale_timestamp"
+	case errors.Is(err, verify.ErrMalformedPayload):
+		status, code = http.StatusBadRequest, "malformed_payload"
+	case errors.Is(err, verify.ErrMissingDeliveryID):
+		status, code = http.StatusBadRequest, "missing_delivery_id"
+	case errors.Is(err, verify.ErrMissingEventType):
+		status, code = http.StatusBadRequest, "missing_event_type"
+	default:
+		return h.unavailable(provider, err)
+	}
+	if status == http.StatusUnauthorized {
+		h.metrics.verificationFailure(provider, code)
+		h.metrics.delivery(provider, "unauthorized")
+	} else {
+		h.metrics.delivery(provider, "invalid")
+	}
+	return platform.Errorf(status, code, "%s", err.Error())
+}
+
+func (h *Handler) unavailable(provider string, err error) error {
+	h.metrics.delivery(provider, "unavailable")
+	h.log.Error("webhook not recorded", zap.String("provider", provider), zap.Error(err))
+	return platform.Errorf(http.StatusServiceUnavailable, "unavailable", "the delivery could not be recorded; retry later")
+}
+
+// readBody reads at most max bytes. A declared length over the cap is refused before reading; a chunked
+// body is cut off by http.MaxBytesReader as soon as it passes the cap, so memory stays bounded either way.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	if r.ContentLength > max {
+		return nil, errTooLarge
+	}
+	body := http.MaxBytesReader(w, r.Body, max)
+	var (
+		b   []byte
+		err error
+	)
+	if r.ContentLength >= 0 {
+		b = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(body, b)
+	} else {
+		b, err = io.ReadAll(body)
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, errTooLarge
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
