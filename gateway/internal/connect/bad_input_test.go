@@ -182,6 +182,21 @@ func TestAuthorizeRedirectAndCookie(t *testing.T) {
 	require.Equal(t, 1, gatewaytest.Count(t, g.Pool, `SELECT count(*) FROM lightfast_gw_oauth_states`))
 }
 
+func TestStateCookieIsSecureOutsideLocalDevelopment(t *testing.T) {
+	t.Parallel()
+	g := gatewaytest.Start(t, gatewaytest.Options{SecureCookies: true})
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(g.AuthorizeURL(types.GitHub, g.NewState(t, types.GitHub, "org_a", "user_1")))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.Len(t, resp.Cookies(), 1)
+	c := resp.Cookies()[0]
+	require.True(t, c.Secure)
+	require.True(t, c.HttpOnly)
+	require.Equal(t, http.SameSiteLaxMode, c.SameSite)
+}
+
 func TestUnknownProvider(t *testing.T) {
 	t.Parallel()
 	g := gatewaytest.Start(t)

@@ -126,6 +126,8 @@ type Options struct {
 	// CacheTTL is the token vault's cache TTL; 0 (the default here) turns the cache off, so tests that
 	// move a token's expiry in the database see the effect at once.
 	CacheTTL time.Duration
+	// SecureCookies is connect.Options.SecureCookies (what every APP_ENV but development and test gets).
+	SecureCookies bool
 }
 
 // Start runs a gateway in-process on a fresh database, against a fresh simulator.
@@ -153,9 +155,13 @@ func Start(t testing.TB, opts ...Options) *Gateway {
 
 	// Debug level: every line the code can write is captured and searched for secrets.
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(g.Logs), zapcore.DebugLevel))
-	clients := connect.NewClients(cfg, providers.NewHTTPClient())
+	hc := providers.NewHTTPClient()
+	hc.Transport = recorder{next: http.DefaultTransport, seen: g.Seen}
+	clients := connect.NewClients(cfg, hc)
 	g.Vault = vault.New(g.Pool, cfg.Keyring, clients.Refreshers(), o.CacheTTL, log)
-	connector := connect.New(connect.Options{PublicURL: cfg.PublicURL, ConsoleURL: cfg.ConsoleURL, Revoked: g.Vault.Forget},
+	connector := connect.New(connect.Options{
+		PublicURL: cfg.PublicURL, ConsoleURL: cfg.ConsoleURL, SecureCookies: o.SecureCookies, Revoked: g.Vault.Forget,
+	},
 		g.Pool, cfg.Keyring, g.Routes, clients.Flows(cfg.PublicURL), log)
 	e := platform.NewEcho(log, nil)
 	auth := apikey.New(cfg.APIKeys).Middleware("X-API-Key")
@@ -192,6 +198,11 @@ func (g *Gateway) NewState(t testing.TB, p types.Provider, org, user string) str
 	token, err := oauthstate.CreateState(context.Background(), g.Pool, p, org, user, "")
 	require.NoError(t, err)
 	g.Seen.Add(token)
+	st, err := oauthstate.Peek(context.Background(), g.Pool, p, token)
+	require.NoError(t, err)
+	if st.CodeVerifier != "" {
+		g.Seen.Add(st.CodeVerifier.Reveal(), oauthstate.CodeChallenge(st.CodeVerifier))
+	}
 	return token
 }
 
