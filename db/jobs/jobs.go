@@ -14,7 +14,7 @@ const (
 	QueueWebhooks = "webhooks" // console: webhook.process
 	QueueBackfill = "backfill" // console: backfill.run
 	QueueSync     = "sync"     // console: sync.config
-	QueueGateway  = "gateway"  // gateway: lifecycle, token refresh-ahead, retention, re-encryption
+	QueueGateway  = "gateway"  // gateway: lifecycle, token refresh-ahead, state cleanup, retention, re-encryption
 )
 
 // WebhookProcess turns one delivery into observations (console).
@@ -53,6 +53,18 @@ func (TokenRefreshAhead) Kind() string { return "token.refresh_ahead" }
 func (TokenRefreshAhead) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 3,
 		UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
+}
+
+// OAuthStateCleanup deletes connect states that expired unused (gateway, periodic).
+type OAuthStateCleanup struct{}
+
+// Kind implements river.JobArgs.
+func (OAuthStateCleanup) Kind() string { return "oauth_states.cleanup" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (OAuthStateCleanup) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 3,
+		UniqueOpts: river.UniqueOpts{ByPeriod: 10 * time.Minute}}
 }
 
 // DeliveryRetention drops old delivery payloads and rows (gateway, periodic).

@@ -25,6 +25,7 @@ import (
 	"github.com/lightfastai/connections/gateway/internal/connect"
 	"github.com/lightfastai/connections/gateway/internal/providers"
 	"github.com/lightfastai/connections/gateway/internal/vault"
+	"github.com/lightfastai/connections/gateway/internal/webhook"
 )
 
 func main() {
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string) error {
 	defer func() { _ = log.Sync() }()
 	platform.LogConfig(log, cfg)
 
-	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway"})
+	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway", MaxConns: 16})
 	if err != nil {
 		return err
 	}
@@ -85,6 +86,8 @@ func run(ctx context.Context, args []string) error {
 	var periodic []*river.PeriodicJob
 	vault.Register(workers, tokenVault)
 	periodic = append(periodic, vault.PeriodicJobs()...)
+	connect.Register(workers, pool)
+	periodic = append(periodic, connect.PeriodicJobs()...)
 
 	riverClient, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
 		Logger:               platform.SlogFromZap(log),
@@ -113,6 +116,9 @@ func run(ctx context.Context, args []string) error {
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
 	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
 	connector.Mount(e, apiKey)
+	hooks := webhook.Start(cfg, webhook.Deps{Pool: pool, Routes: routes, Jobs: riverClient, Keyring: cfg.Keyring, Registry: reg, Log: log})
+	defer func() { _ = hooks.Stop(context.WithoutCancel(ctx)) }() // after the server drained: commit what is queued
+	hooks.Mount(e)
 	tokenVault.Mount(e, apiKey)
 
 	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
