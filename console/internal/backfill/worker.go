@@ -74,6 +74,19 @@ func NewWorker(pool *pgxpool.Pool, keyring *secrets.Keyring, api *providerapi.Cl
 	return &Worker{pool: pool, keyring: keyring, api: api, log: log.Named("backfill"), cfg: cfg.withDefaults()}
 }
 
+// DefaultWorkers is how many backfills one Console process runs at once: each is a long sequence of
+// provider calls, so a few at a time keeps the providers' rate limits for everything else.
+const DefaultWorkers = 2
+
+// Register adds w to workers and the backfill queue to queues.
+func Register(workers *river.Workers, queues map[string]river.QueueConfig, w *Worker) error {
+	if err := river.AddWorkerSafely(workers, w); err != nil {
+		return fmt.Errorf("register backfill worker: %w", err)
+	}
+	queues[jobs.QueueBackfill] = river.QueueConfig{MaxWorkers: DefaultWorkers}
+	return nil
+}
+
 // Timeout implements river.Worker: one run's time limit.
 func (w *Worker) Timeout(*river.Job[jobs.BackfillRun]) time.Duration { return w.cfg.RunTimeout }
 
@@ -95,6 +108,9 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[jobs.BackfillRun]) err
 	r, err := w.begin(ctx, job)
 	if r == nil || err != nil {
 		return err
+	}
+	if w.keyring == nil {
+		return w.fail(ctx, r, "the console has no ENCRYPTION_KEYS, so it cannot read connection tokens")
 	}
 	tok, err := vault.Get(ctx, w.pool, w.keyring, r.integ.InstallationID)
 	switch {

@@ -47,7 +47,7 @@ const (
 // BackfillServiceClient is a client for the lightfast.console.v1.BackfillService service.
 type BackfillServiceClient interface {
 	// StartBackfill queues a backfill for an integration. An integration has at most one backfill pending or
-	// running: FailedPrecondition while one is.
+	// running: AlreadyExists while one is, with that backfill's BackfillState as the error detail.
 	StartBackfill(context.Context, *connect.Request[v1.StartBackfillRequest]) (*connect.Response[v1.StartBackfillResponse], error)
 	// GetBackfillStatus returns an integration's backfill progress.
 	GetBackfillStatus(context.Context, *connect.Request[v1.GetBackfillStatusRequest]) (*connect.Response[v1.GetBackfillStatusResponse], error)
@@ -113,7 +113,7 @@ func (c *backfillServiceClient) CancelBackfill(ctx context.Context, req *connect
 // BackfillServiceHandler is an implementation of the lightfast.console.v1.BackfillService service.
 type BackfillServiceHandler interface {
 	// StartBackfill queues a backfill for an integration. An integration has at most one backfill pending or
-	// running: FailedPrecondition while one is.
+	// running: AlreadyExists while one is, with that backfill's BackfillState as the error detail.
 	StartBackfill(context.Context, *connect.Request[v1.StartBackfillRequest]) (*connect.Response[v1.StartBackfillResponse], error)
 	// GetBackfillStatus returns an integration's backfill progress.
 	GetBackfillStatus(context.Context, *connect.Request[v1.GetBackfillStatusRequest]) (*connect.Response[v1.GetBackfillStatusResponse], error)
