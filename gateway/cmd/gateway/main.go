@@ -25,7 +25,6 @@ import (
 	"github.com/lightfastai/connections/gateway/internal/connect"
 	"github.com/lightfastai/connections/gateway/internal/providers"
 	"github.com/lightfastai/connections/gateway/internal/vault"
-	"github.com/lightfastai/connections/gateway/internal/webhook"
 )
 
 func main() {
@@ -55,7 +54,7 @@ func run(ctx context.Context, args []string) error {
 	defer func() { _ = log.Sync() }()
 	platform.LogConfig(log, cfg)
 
-	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway", MaxConns: 16})
+	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway"})
 	if err != nil {
 		return err
 	}
@@ -116,9 +115,6 @@ func run(ctx context.Context, args []string) error {
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
 	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
 	connector.Mount(e, apiKey)
-	hooks := webhook.Start(cfg, webhook.Deps{Pool: pool, Routes: routes, Jobs: riverClient, Keyring: cfg.Keyring, Registry: reg, Log: log})
-	defer func() { _ = hooks.Stop(context.WithoutCancel(ctx)) }() // after the server drained: commit what is queued
-	hooks.Mount(e)
 	tokenVault.Mount(e, apiKey)
 
 	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
