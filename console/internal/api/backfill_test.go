@@ -71,7 +71,7 @@ func TestBackfillStartStatusCancel(t *testing.T) {
 
 	// One active backfill per integration: the second is AlreadyExists, carrying the first one's state.
 	_, err = bf.StartBackfill(ctx, connect.NewRequest(&consolev1.StartBackfillRequest{IntegrationId: integ}))
-	cerr := requireCode(t, err, connect.CodeAlreadyExists)
+	cerr := requireConnectError(t, err, connect.CodeAlreadyExists)
 	require.Contains(t, cerr.Message(), "already pending")
 	require.Len(t, cerr.Details(), 1)
 	detail, err := cerr.Details()[0].Value()
@@ -159,7 +159,7 @@ func TestBackfillBadInputsWriteNothing(t *testing.T) {
 		{"cancel: no session", cancel(e.backfillClient(""), mine), connect.CodeUnauthenticated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_ = requireCode(t, tc.call(), tc.code)
+			requireCode(t, tc.call(), tc.code)
 		})
 	}
 	require.Equal(t, before, e.snapshot(), "nothing written")
@@ -184,5 +184,5 @@ func TestLinkWithDefaultBackfillOptions(t *testing.T) {
 	// The backfill it started is the integration's one active backfill.
 	_, err = e.backfillClient(token(t, "user_a", "org_a", "member")).StartBackfill(ctx,
 		connect.NewRequest(&consolev1.StartBackfillRequest{IntegrationId: integ.GetId()}))
-	_ = requireCode(t, err, connect.CodeAlreadyExists)
+	requireCode(t, err, connect.CodeAlreadyExists)
 }

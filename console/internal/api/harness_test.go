@@ -156,7 +156,13 @@ func (e *env) with(o connect.ClientOption) clients {
 func (e *env) admin(org string) clients { return e.as(token(e.t, "user_"+org, org, "admin")) }
 
 // requireCode asserts err is a Connect error with code.
-func requireCode(t *testing.T, err error, code connect.Code) *connect.Error {
+func requireCode(t *testing.T, err error, code connect.Code) {
+	t.Helper()
+	_ = requireConnectError(t, err, code) // the error is already checked; the value is for other callers
+}
+
+// requireConnectError is requireCode for callers that look at the message or details too.
+func requireConnectError(t *testing.T, err error, code connect.Code) *connect.Error {
 	t.Helper()
 	require.Error(t, err)
 	var cerr *connect.Error

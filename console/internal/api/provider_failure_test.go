@@ -82,7 +82,7 @@ func TestProviderFailureIsUnavailableAndWritesNothing(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e.sim.Fault(t, tc.fault)
-			cerr := requireCode(t, tc.call(), connect.CodeUnavailable)
+			cerr := requireConnectError(t, tc.call(), connect.CodeUnavailable)
 			require.Contains(t, cerr.Message(), tc.provider, "the message names the provider")
 			require.Contains(t, cerr.Message(), tc.detail)
 			e.sim.ClearFaults(t)
@@ -100,7 +100,7 @@ func TestVaultStatesMapToCodes(t *testing.T) {
 	_, err := e.pool.Exec(ctx, `UPDATE lightfast_gw_tokens SET expires_at = now() - interval '1 minute' WHERE installation_id = $1`, inst.ID)
 	require.NoError(t, err)
 	_, err = c.gh.ListRepositories(ctx, connect.NewRequest(&consolev1.ListRepositoriesRequest{InstallationId: inst.ID}))
-	cerr := requireCode(t, err, connect.CodeUnavailable)
+	cerr := requireConnectError(t, err, connect.CodeUnavailable)
 	require.Contains(t, cerr.Message(), "expired")
 
 	reason := vault.StatusReasonReauthRequired

@@ -106,7 +106,7 @@ func TestAuthentication(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := list(e.as(tok))
-			cerr := requireCode(t, err, connect.CodeUnauthenticated)
+			cerr := requireConnectError(t, err, connect.CodeUnauthenticated)
 			if tok != "" {
 				require.NotContains(t, cerr.Message(), tok)
 			}
@@ -120,7 +120,7 @@ func TestAuthentication(t *testing.T) {
 
 	t.Run("no org", func(t *testing.T) {
 		err := list(e.as(token(t, "u", "", "")))
-		cerr := requireCode(t, err, connect.CodePermissionDenied)
+		cerr := requireConnectError(t, err, connect.CodePermissionDenied)
 		require.Contains(t, cerr.Message(), "no active organization")
 	})
 

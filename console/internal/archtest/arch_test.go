@@ -4,6 +4,7 @@
 package archtest
 
 import (
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -27,7 +28,8 @@ func goList(t *testing.T, args ...string) []string {
 	cmd := exec.Command("go", append([]string{"list"}, args...)...)
 	cmd.Dir = moduleDir(t)
 	out, err := cmd.Output()
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		t.Fatalf("go list %v: %v\n%s", args, err, ee.Stderr)
 	}
 	require.NoError(t, err)

@@ -120,7 +120,7 @@ func start() (*Sim, error) {
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = filepath.Join(root, "gateway", "cmd", "providersim")
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build providersim: %v\n%s", err, out)
+		return nil, fmt.Errorf("build providersim: %w\n%s", err, out)
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
