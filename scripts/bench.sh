@@ -19,3 +19,7 @@ section "backfill: observations/s from the simulator, 100-item pages, 1,000 item
 section "token endpoint: real gateway binary, 16 keep-alive connections, fresh token, 10 s (goal p99 ≤ 2 ms, ≥ 10,000 req/s)"
 (cd gateway && go test -tags loadtest -count=1 -run 'TestTokenEndpointLoad' -v ./internal/vault/ | grep -E '^token endpoint')
 (cd gateway && LOAD_LOG_LEVEL=warn go test -tags loadtest -count=1 -run 'TestTokenEndpointLoad' -v ./internal/vault/ | grep -E '^token endpoint' | sed 's/^/(LOG_LEVEL=warn, no access log) /')
+
+section "console API: session JWT verify (JWKS cached / dev HS256), ListSources over HTTP (parallel), BulkLinkGitHub of 10 repos via the simulator"
+(cd console && go test -run '^$' -bench 'Verify' -benchtime 2s ./internal/auth/ | grep -E '^Benchmark')
+(cd console && go test -run '^$' -bench 'ListSources|BulkLinkGitHub' -benchtime 2s ./internal/api/ | grep -E '^Benchmark')

@@ -45,7 +45,7 @@ const (
 // env is one test's Console API: a fresh database, its own Redis key space, the shared simulator and an
 // HTTP server with the real echo wiring.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	pool  *pgxpool.Pool
 	q     *dbq.Queries
 	cache *routing.Cache
@@ -54,10 +54,10 @@ type env struct {
 	url   string
 }
 
-func setup(t *testing.T) *env { return setupWith(t, nil) }
+func setup(t testing.TB) *env { return setupWith(t, nil) }
 
 // setupWith is setup with a chance to change the API's dependencies.
-func setupWith(t *testing.T, mod func(*api.Deps)) *env {
+func setupWith(t testing.TB, mod func(*api.Deps)) *env {
 	t.Helper()
 	pool := dbtest.NewPool(t)
 	redis, prefix := dbtest.Redis(t)
@@ -91,7 +91,7 @@ func setupWith(t *testing.T, mod func(*api.Deps)) *env {
 }
 
 // token returns a dev session token.
-func token(t *testing.T, user, org, role string) string {
+func token(t testing.TB, user, org, role string) string {
 	t.Helper()
 	tok, err := auth.SignDevToken(devSecret, auth.DevTokenOptions{Principal: auth.Principal{UserID: user, OrgID: org, OrgRole: role}})
 	require.NoError(t, err)

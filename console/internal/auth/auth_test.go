@@ -36,7 +36,7 @@ var (
 )
 
 // testKeys generates two RSA keys once per test binary (generation is the slow part).
-func testKeys(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
+func testKeys(t testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
 	keyOnce.Do(func() {
 		var err error
 		keyA, err = rsa.GenerateKey(rand.Reader, 2048)
@@ -50,7 +50,7 @@ func testKeys(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
 	return keyA, keyB
 }
 
-func newIssuer(t *testing.T) *issuerServer {
+func newIssuer(t testing.TB) *issuerServer {
 	a, _ := testKeys(t)
 	is := &issuerServer{keys: map[string]*rsa.PrivateKey{"kid-a": a}}
 	is.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -73,7 +73,7 @@ func (is *issuerServer) addKey(kid string, k *rsa.PrivateKey) {
 	is.keys[kid] = k
 }
 
-func sign(t *testing.T, key *rsa.PrivateKey, kid string, c jwt.MapClaims) string {
+func sign(t testing.TB, key *rsa.PrivateKey, kid string, c jwt.MapClaims) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
 	tok.Header["kid"] = kid
