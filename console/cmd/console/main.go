@@ -18,7 +18,9 @@ import (
 
 	"github.com/lightfastai/connections/console/internal/api"
 	"github.com/lightfastai/connections/console/internal/auth"
+	"github.com/lightfastai/connections/console/internal/backfill"
 	"github.com/lightfastai/connections/console/internal/config"
+	"github.com/lightfastai/connections/console/internal/observations"
 	"github.com/lightfastai/connections/console/internal/providerapi"
 	"github.com/lightfastai/connections/console/internal/worker"
 	"github.com/lightfastai/connections/db"
@@ -92,13 +94,19 @@ func serve(ctx context.Context) error {
 		return err
 	}
 	maps.Copy(queues, worker.Queues(worker.DefaultWebhookWorkers))
+	if err := backfill.Register(workers, queues, backfill.NewWorker(pool, cfg.Keyring, providers, log, backfill.Config{RunTimeout: cfg.JobRescueAfter})); err != nil {
+		return err
+	}
 
 	riverClient, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
 		Logger:               platform.SlogFromZap(log),
 		PollOnly:             cfg.DatabasePooler == db.PoolerTransaction,
 		RescueStuckJobsAfter: cfg.JobRescueAfter,
-		Workers:              workers,
-		Queues:               queues,
+		// River refuses a rescue time below the job timeout; a job still running at its rescue time is
+		// presumed dead anyway.
+		JobTimeout: min(river.JobTimeoutDefault, cfg.JobRescueAfter),
+		Workers:    workers,
+		Queues:     queues,
 	})
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
@@ -117,14 +125,19 @@ func serve(ctx context.Context) error {
 
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
 	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
-	api.Mount(e, api.Deps{
+	apiDeps := api.Deps{
 		Pool: pool, Routes: routing.New(redis, pool, ""), Keyring: cfg.Keyring, Providers: providers, River: riverClient,
 		GatewayPublicURL: cfg.GatewayPublicURL, Log: log,
 		Verifier: auth.NewVerifier(auth.Config{
 			JWKSURL: cfg.AuthJWKSURL, Issuer: cfg.AuthIssuer, DevSecret: cfg.AuthDevSecret.Reveal(), Production: cfg.Production(),
 		}),
-		M2MKeys: auth.M2MKeysFromSecrets(cfg.M2MAPIKeys),
-	})
+		M2MKeys:      auth.M2MKeysFromSecrets(cfg.M2MAPIKeys),
+		Observations: observations.New(pool),
+	}
+	api.Mount(e, apiDeps)
+	if err := mountPages(e, cfg, apiDeps, log); err != nil {
+		return err
+	}
 
 	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
 }

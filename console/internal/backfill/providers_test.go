@@ -110,3 +110,23 @@ func TestSentryBackfillPagesProjectIssues(t *testing.T) {
 	requireCompleted(t, e, in, 250)
 	require.Equal(t, 83, e.countType(t, in.ID, "sentry.issue.resolved"), "every third seeded issue is resolved")
 }
+
+func TestExpiredTokenSnoozesUntilTheGatewayRefreshesIt(t *testing.T) {
+	t.Parallel()
+	e := setup(t, backfill.Config{TokenRetry: 200 * time.Millisecond})
+	tn, in, _ := e.github(t, 5, 0, 0)
+	ctx := context.Background()
+	// The Gateway is behind on its refresh: the vault's token has expired.
+	_, err := e.pool.Exec(ctx, `UPDATE lightfast_gw_tokens SET expires_at = now() - interval '1 minute' WHERE installation_id = $1`, tn.installation)
+	require.NoError(t, err)
+	st := e.start(t, tn, in.ID, backfill.Options{DepthDays: allHistory})
+	require.Eventually(t, func() bool { return snoozes(t, e.job(t, st.JobID).Metadata) >= 2 }, 10*time.Second, 20*time.Millisecond)
+	waiting := e.state(t, in.ID)
+	require.Equal(t, types.BackfillRunning, waiting.Status, "waiting, not failed")
+	require.Zero(t, waiting.Progress.Processed)
+
+	// The refresh lands (the simulator's token never expired; only the vault said so).
+	_, err = e.pool.Exec(ctx, `UPDATE lightfast_gw_tokens SET expires_at = now() + interval '1 hour', version = version + 1 WHERE installation_id = $1`, tn.installation)
+	require.NoError(t, err)
+	requireCompleted(t, e, in, 5)
+}
