@@ -23,7 +23,9 @@ type StateCleanupWorker struct {
 }
 
 // NewStateCleanupWorker returns the worker for pool.
-func NewStateCleanupWorker(pool *pgxpool.Pool) *StateCleanupWorker { return &StateCleanupWorker{pool: pool} }
+func NewStateCleanupWorker(pool *pgxpool.Pool) *StateCleanupWorker {
+	return &StateCleanupWorker{pool: pool}
+}
 
 // Work deletes every expired state.
 func (w *StateCleanupWorker) Work(ctx context.Context, _ *river.Job[jobs.OAuthStateCleanup]) error {
