@@ -14,6 +14,7 @@ import (
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/oauthstate"
 	"github.com/lightfastai/connections/db/types"
+	dbvault "github.com/lightfastai/connections/db/vault"
 	"github.com/lightfastai/connections/gateway/internal/gatewaytest"
 	"github.com/lightfastai/connections/gateway/internal/providersim"
 )
@@ -357,5 +358,9 @@ func TestReconnectSameOrgUpdatesInPlace(t *testing.T) {
 	require.EqualValues(t, 2, row.Version, "the token row was rewritten, not duplicated")
 	require.Equal(t, 1, gatewaytest.Count(t, g.Pool, `SELECT count(*) FROM lightfast_gw_tokens`))
 	hooks := g.Sim.LinearWebhooks()
-	require.Equal(t, hooks[len(hooks)-1].ID, inst.Metadata["linearWebhookId"], "the newest webhook is the one recorded")
+	require.Len(t, hooks, 1, "the earlier connection's webhook was deleted")
+	require.Equal(t, hooks[0].ID, inst.Metadata["linearWebhookId"], "the newest webhook is the one recorded")
+	secret, err := g.Keyring.Decrypt(*inst.WebhookSecret, dbvault.WebhookSecretField(inst.ID))
+	require.NoError(t, err)
+	require.Equal(t, hooks[0].Secret, secret, "and its secret is the stored one")
 }

@@ -148,7 +148,7 @@ func (s *Service) callback(c echo.Context) error {
 	if err := f.Finish(ctx, conn); err != nil {
 		return s.failed(c, log, p, err)
 	}
-	inst, err := s.save(ctx, p, st, conn)
+	inst, previous, err := s.save(ctx, p, st, conn)
 	if errors.Is(err, errClaimed) {
 		log.Info("installation is active in another org", zap.String("external_id", conn.ExternalID))
 		return s.toConsole(c, p, "", "installation_claimed")
@@ -157,6 +157,11 @@ func (s *Service) callback(c echo.Context) error {
 		return s.failed(c, log, p, err)
 	}
 	s.routes.PutInstallation(context.WithoutCancel(ctx), p, inst.ExternalID, inst.ID)
+	if r, ok := f.(replacer); ok && previous != nil {
+		if err := r.Replaced(ctx, *previous, conn); err != nil {
+			log.Info("could not clean up after the previous connection", zap.Error(err))
+		}
+	}
 	log.Info("connected", zap.String("installation_id", inst.ID), zap.String("external_id", inst.ExternalID))
 	return s.toConsole(c, p, inst.ID, "")
 }

@@ -27,6 +27,13 @@ type Flow interface {
 	Revoke(ctx context.Context, inst dbq.Installation, accessToken secrets.Secret) error
 }
 
+// replacer is implemented by flows that leave something at the provider per connection (the Linear
+// webhook): after a connection replaced an earlier one of the same installation, Replaced cleans up what
+// the earlier one left. Failures are only logged.
+type replacer interface {
+	Replaced(ctx context.Context, previous dbq.Installation, conn *Connection) error
+}
+
 // Connection is what a completed exchange stores: one gw_installations row and its gw_tokens row.
 type Connection struct {
 	ExternalID    string

@@ -71,6 +71,17 @@ func (f linearFlow) Finish(ctx context.Context, conn *Connection) error {
 	return nil
 }
 
+// Replaced deletes the webhook an earlier connection of the same workspace registered, so a reconnect
+// does not leave two webhooks delivering every event. (After a teardown it is already gone; Linear then
+// answers that it does not exist, which is fine.)
+func (f linearFlow) Replaced(ctx context.Context, previous dbq.Installation, conn *Connection) error {
+	old, _ := previous.Metadata[metaLinearWebhookID].(string)
+	if old == "" || old == conn.Metadata[metaLinearWebhookID] {
+		return nil
+	}
+	return f.client.DeleteWebhook(ctx, conn.Token.AccessToken, old)
+}
+
 // Revoke deletes the webhook, then revokes the grant (access and refresh token).
 func (f linearFlow) Revoke(ctx context.Context, inst dbq.Installation, token secrets.Secret) error {
 	var firstErr error

@@ -37,33 +37,32 @@ func (s *Service) claimedElsewhere(ctx context.Context, p types.Provider, extern
 
 // save writes the installation and its token in one transaction. An installation active in another
 // org is left untouched (errClaimed); a revoked or errored one is reclaimed by the new org.
-func (s *Service) save(ctx context.Context, p types.Provider, st oauthstate.State, conn *Connection) (dbq.Installation, error) {
+// It also returns the row as it was before, when there was one.
+func (s *Service) save(ctx context.Context, p types.Provider, st oauthstate.State, conn *Connection) (saved dbq.Installation, previous *dbq.Installation, err error) {
 	for range 2 {
-		var saved dbq.Installation
-		err := db.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-			var err error
-			saved, err = s.write(ctx, dbq.New(tx), p, st, conn)
+		err = db.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+			saved, previous, err = s.write(ctx, dbq.New(tx), p, st, conn)
 			return err
 		})
-		if errors.Is(err, errRaced) {
-			continue
+		if !errors.Is(err, errRaced) {
+			return saved, previous, err
 		}
-		return saved, err
 	}
-	return dbq.Installation{}, errRaced
+	return dbq.Installation{}, nil, errRaced
 }
 
-func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, st oauthstate.State, conn *Connection) (dbq.Installation, error) {
+func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, st oauthstate.State, conn *Connection) (dbq.Installation, *dbq.Installation, error) {
 	id := ids.New()
+	var previous *dbq.Installation
 	existing, err := q.LockInstallationByExternalID(ctx, dbq.LockInstallationByExternalIDParams{Provider: p, ExternalID: conn.ExternalID})
 	switch {
 	case err == nil:
 		if existing.Status == "active" && existing.OrgID != st.OrgID {
-			return dbq.Installation{}, errClaimed
+			return dbq.Installation{}, nil, errClaimed
 		}
-		id = existing.ID
+		id, previous = existing.ID, &existing
 	case !db.IsNotFound(err):
-		return dbq.Installation{}, fmt.Errorf("lock installation: %w", err)
+		return dbq.Installation{}, nil, fmt.Errorf("lock installation: %w", err)
 	}
 
 	params := dbq.UpsertConnectedInstallationParams{
@@ -76,19 +75,19 @@ func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, s
 	if conn.WebhookSecret != "" {
 		enc, err := s.keyring.Encrypt(conn.WebhookSecret.Reveal(), dbvault.WebhookSecretField(id))
 		if err != nil {
-			return dbq.Installation{}, fmt.Errorf("encrypt webhook secret: %w", err)
+			return dbq.Installation{}, nil, fmt.Errorf("encrypt webhook secret: %w", err)
 		}
 		params.WebhookSecret = &enc
 	}
 	inst, err := q.UpsertConnectedInstallation(ctx, params)
 	if db.IsNotFound(err) {
-		return dbq.Installation{}, errClaimed // claimed by another org since the lock found nothing
+		return dbq.Installation{}, nil, errClaimed // claimed by another org since the lock found nothing
 	}
 	if err != nil {
-		return dbq.Installation{}, fmt.Errorf("write installation: %w", err)
+		return dbq.Installation{}, nil, fmt.Errorf("write installation: %w", err)
 	}
 	if inst.ID != id {
-		return dbq.Installation{}, errRaced
+		return dbq.Installation{}, nil, errRaced
 	}
 
 	// The installation row is locked now, so the token row cannot appear or change under us.
@@ -96,16 +95,16 @@ func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, s
 	if db.IsNotFound(err) {
 		tokenID = ids.New()
 	} else if err != nil {
-		return dbq.Installation{}, fmt.Errorf("read token id: %w", err)
+		return dbq.Installation{}, nil, fmt.Errorf("read token id: %w", err)
 	}
 	tp := dbq.UpsertTokenParams{ID: tokenID, InstallationID: inst.ID, ExpiresAt: conn.Token.ExpiresAt}
 	if tp.AccessToken, err = s.keyring.Encrypt(conn.Token.AccessToken.Reveal(), dbvault.AccessTokenField(tokenID)); err != nil {
-		return dbq.Installation{}, fmt.Errorf("encrypt access token: %w", err)
+		return dbq.Installation{}, nil, fmt.Errorf("encrypt access token: %w", err)
 	}
 	if conn.Token.RefreshToken != "" {
 		enc, err := s.keyring.Encrypt(conn.Token.RefreshToken.Reveal(), dbvault.RefreshTokenField(tokenID))
 		if err != nil {
-			return dbq.Installation{}, fmt.Errorf("encrypt refresh token: %w", err)
+			return dbq.Installation{}, nil, fmt.Errorf("encrypt refresh token: %w", err)
 		}
 		tp.RefreshToken = &enc
 	}
@@ -116,7 +115,7 @@ func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, s
 		tp.Scope = &conn.Token.Scope
 	}
 	if _, err := q.UpsertToken(ctx, tp); err != nil {
-		return dbq.Installation{}, fmt.Errorf("write token: %w", err)
+		return dbq.Installation{}, nil, fmt.Errorf("write token: %w", err)
 	}
-	return inst, nil
+	return inst, previous, nil
 }
