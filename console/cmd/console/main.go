@@ -20,6 +20,7 @@ import (
 	"github.com/lightfastai/connections/console/internal/auth"
 	"github.com/lightfastai/connections/console/internal/backfill"
 	"github.com/lightfastai/connections/console/internal/config"
+	"github.com/lightfastai/connections/console/internal/observations"
 	"github.com/lightfastai/connections/console/internal/providerapi"
 	"github.com/lightfastai/connections/console/internal/worker"
 	"github.com/lightfastai/connections/db"
@@ -124,14 +125,19 @@ func serve(ctx context.Context) error {
 
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
 	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
-	api.Mount(e, api.Deps{
+	apiDeps := api.Deps{
 		Pool: pool, Routes: routing.New(redis, pool, ""), Keyring: cfg.Keyring, Providers: providers, River: riverClient,
 		GatewayPublicURL: cfg.GatewayPublicURL, Log: log,
 		Verifier: auth.NewVerifier(auth.Config{
 			JWKSURL: cfg.AuthJWKSURL, Issuer: cfg.AuthIssuer, DevSecret: cfg.AuthDevSecret.Reveal(), Production: cfg.Production(),
 		}),
-		M2MKeys: auth.M2MKeysFromSecrets(cfg.M2MAPIKeys),
-	})
+		M2MKeys:      auth.M2MKeysFromSecrets(cfg.M2MAPIKeys),
+		Observations: observations.New(pool),
+	}
+	api.Mount(e, apiDeps)
+	if err := mountPages(e, cfg, apiDeps, log); err != nil {
+		return err
+	}
 
 	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
 }
