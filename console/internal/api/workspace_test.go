@@ -145,3 +145,21 @@ func TestDevTokenRefusedInProduction(t *testing.T) {
 	_, err := e.admin("org_a").ws.ListWorkspaces(context.Background(), connect.NewRequest(&consolev1.ListWorkspacesRequest{}))
 	requireCode(t, err, connect.CodeUnauthenticated)
 }
+
+func TestWrongIssuerIsUnauthenticated(t *testing.T) {
+	t.Parallel()
+	const iss = "https://clerk.lightfast.test"
+	e := setupWith(t, func(d *api.Deps) {
+		d.Verifier = auth.NewVerifier(auth.Config{DevSecret: devSecret, Issuer: iss})
+	})
+	call := func(issuer string) error {
+		tok, err := auth.SignDevToken(devSecret, auth.DevTokenOptions{Principal: auth.Principal{UserID: "u", OrgID: "org_a", OrgRole: "admin"}, Issuer: issuer})
+		require.NoError(t, err)
+		_, err = e.as(tok).ws.ListWorkspaces(context.Background(), connect.NewRequest(&consolev1.ListWorkspacesRequest{}))
+		return err
+	}
+	cerr := requireConnectError(t, call("https://evil.test"), connect.CodeUnauthenticated)
+	require.Contains(t, cerr.Message(), "wrong issuer")
+	requireCode(t, call(""), connect.CodeUnauthenticated)
+	require.NoError(t, call(iss))
+}
