@@ -130,3 +130,33 @@ func TestExpiredTokenSnoozesUntilTheGatewayRefreshesIt(t *testing.T) {
 	require.NoError(t, err)
 	requireCompleted(t, e, in, 5)
 }
+
+func TestBackfillsThatCannotWorkFailClearly(t *testing.T) {
+	t.Parallel()
+	e := setup(t, backfill.Config{})
+	inst, repos := e.sim.GitHub(t, 1)
+	tn := e.tenant(t, types.GitHub, itoa(inst.ID), inst.Token)
+	for _, tc := range []struct {
+		name, resource string
+		meta           *types.ResourceMeta
+		want           string
+	}{
+		{"no resource metadata", "1", nil, "the integration has no github resource metadata"},
+		{"metadata of another provider", "2", types.NewSentryResourceMeta(types.SentryResourceMeta{ProjectID: "1", ProjectSlug: "p", OrgSlug: "o"}),
+			"the integration has no github resource metadata"},
+		{"repository gone at the provider", "3", types.NewGitHubResourceMeta(types.GitHubResourceMeta{RepoID: 3, RepoFullName: repos[0].FullName + "-gone"}),
+			"github: list pull requests: status 404: Not Found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := e.link(t, tn, types.GitHub, tc.resource, tc.meta)
+			st := e.start(t, tn, in.ID, backfill.Options{DepthDays: allHistory})
+			final := e.waitEnded(t, in.ID, 30*time.Second)
+			require.Equal(t, types.BackfillFailed, final.Status)
+			require.Equal(t, tc.want, final.Error)
+			job := e.waitJob(t, st.JobID)
+			require.Equal(t, "cancelled", string(job.State), "not retried")
+			rows, _ := e.observations(t, in.ID)
+			require.Zero(t, rows)
+		})
+	}
+}
