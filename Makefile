@@ -10,10 +10,10 @@ export TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lightfast?sslmode=disable
 export REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: help generate generate-check lint fmt vet test test-short migrate run bench fuzz tidy build
+.PHONY: help generate generate-check lint fmt vet test test-short migrate run bench fuzz tidy build e2e demo
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 generate: ## regenerate sqlc and buf code (tools pinned in tools/go.mod)
 	$(TOOL) sqlc generate -f ../db/sqlc.yaml
@@ -55,3 +55,9 @@ bench: ## run every benchmark and load script; figures go to stdout
 
 fuzz: ## run every fuzz target for a bounded time (FUZZTIME, default 20s each)
 	./scripts/fuzz.sh
+
+e2e: ## browser tests: headless Chromium (/usr/bin/chromium) drives the real simulator, gateway and console
+	cd console && go test -tags e2e -count=1 -timeout 15m ./e2e/...
+
+demo: ## with `make run` going in another terminal: one connection lifecycle per provider, printed step by step (DEMO_FLAGS=-keep stays connected)
+	set -a; . scripts/dev.env; set +a; cd console && go run ./internal/demo $(DEMO_FLAGS)

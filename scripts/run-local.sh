@@ -48,10 +48,14 @@ start console bin/console serve
 wait_http http://127.0.0.1:4110/readyz
 wait_http http://127.0.0.1:4107/readyz
 
+# A development session for the sign-in page (the same as `bin/console dev-token ...` prints).
+token=$(bin/console dev-token --user user_dev --org org_dev --role admin)
+
 cat <<MSG
 
   gateway   http://localhost:4110   (admin key: $GATEWAY_ADMIN_KEYS)
-  console   http://localhost:4107   (sign in: bin/console dev-token --user user_dev --org org_dev --role admin)
+  console   http://localhost:4107   (sign in by pasting this session token: user_dev, org org_dev, admin, 24 h)
+            $token
   simulator http://localhost:4120   (GitHub, Vercel, Linear and Sentry)
 
   Ctrl-C stops everything.

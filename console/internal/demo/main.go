@@ -3,7 +3,7 @@
 // through the gateway and the simulator's consent, link a resource, send a signed webhook, wait for the
 // observation, backfill, disconnect. `make demo` runs it with the development settings of scripts/dev.env:
 //
-//	go run ./internal/demo [-providers github,linear] [-org org_dev]
+//	go run ./internal/demo [-providers github,linear] [-org org_dev] [-keep]
 //
 // It signs in with a development token (AUTH_DEV_SECRET), so the workspace it creates shows up in the
 // browser for the same organisation.
@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	list := fs.String("providers", strings.Join(demoflow.Providers, ","), "providers to go through, comma-separated")
 	user := fs.String("user", "user_dev", "user id of the development session")
 	org := fs.String("org", "org_dev", "organisation of the development session")
+	keep := fs.Bool("keep", false, "stay connected: skip the disconnect step")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return err
 	}
 	c := demoflow.New(*consoleURL, *gatewayURL, *simURL, token)
-	d := &demo{c: c, out: out}
+	d := &demo{c: c, out: out, keep: *keep}
 
 	d.step("session", "development token for %s in %s (admin)", *user, *org)
 	ws, err := c.Workspaces.CreateWorkspace(ctx, connect.NewRequest(&consolev1.CreateWorkspaceRequest{
@@ -90,8 +91,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 }
 
 type demo struct {
-	c   *demoflow.Client
-	out io.Writer
+	c    *demoflow.Client
+	out  io.Writer
+	keep bool
 }
 
 func (d *demo) step(name, format string, args ...any) {
@@ -188,6 +190,10 @@ func (d *demo) lifecycle(ctx context.Context, provider, workspaceID string) erro
 	}
 	d.step("", "%d%s observations from %s", len(list.Msg.GetObservations()), more, integ.GetResourceName())
 
+	if d.keep {
+		d.step("disconnect", "skipped (-keep): connection %s stays active", cn.GetInstallationId())
+		return nil
+	}
 	if _, err := c.Connections.Disconnect(ctx, connect.NewRequest(&consolev1.DisconnectRequest{InstallationId: cn.GetInstallationId()})); err != nil {
 		return fmt.Errorf("disconnect: %w", err)
 	}

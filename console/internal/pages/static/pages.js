@@ -117,6 +117,11 @@
     const workspaceId = root.dataset.workspaceId;
     const labels = {github: 'GitHub', vercel: 'Vercel', linear: 'Linear', sentry: 'Sentry'};
 
+    if (window.location.origin !== consoleOrigin) {
+      // The popup reports back to CONSOLE_PUBLIC_URL's origin only (e.g. localhost, not 127.0.0.1).
+      showStatus('Open this page at ' + consoleOrigin + ': the connect popup reports back only there.', 'error');
+    }
+
     // Results come back from the popup's /connected page. Only a message from the console's own origin
     // counts: any other window can post to this one.
     window.addEventListener('message', function (event) {
@@ -249,6 +254,9 @@
       }
       if (terminal[row.dataset.backfillStatus]) {
         delete row.dataset.watching;
+        if (row.dataset.backfillStatus === 'completed') {
+          showStatus('Backfill of ' + row.dataset.resourceName + ' completed. Reload the page to see what it imported.', 'ok');
+        }
         return;
       }
       window.setTimeout(tick, 1000);
