@@ -23,3 +23,6 @@ section "token endpoint: real gateway binary, 16 keep-alive connections, fresh t
 section "console API: session JWT verify (JWKS cached / dev HS256), ListSources over HTTP (parallel), BulkLinkGitHub of 10 repos via the simulator"
 (cd console && go test -run '^$' -bench 'Verify' -benchtime 2s ./internal/auth/ | grep -E '^Benchmark')
 (cd console && go test -run '^$' -bench 'ListSources|BulkLinkGitHub' -benchtime 2s ./internal/api/ | grep -E '^Benchmark')
+
+section "console pages: sources page render over fake services; one in-process Connect call with session verify"
+(cd console && go test -run '^$' -bench 'SourcesPage|InProcessCall' -benchtime 2s ./internal/pages/ | grep -E '^Benchmark')

@@ -145,10 +145,15 @@ func setup(t *testing.T) bundle {
 	api := &fakeAPI{}
 	pg, err := New(Config{PublicURL: origin + "/", DevTokens: true}, auth.NewVerifier(auth.Config{DevSecret: devSecret}), api.services())
 	require.NoError(t, err)
+	return bundle{e: setupEcho(pg), api: api}
+}
+
+// setupEcho mounts pg on an echo configured as console serve configures it.
+func setupEcho(pg *Pages) *echo.Echo {
 	e := platform.NewEcho(zap.NewNop(), nil)
 	e.Use(SameOrigin(origin))
 	pg.Mount(e)
-	return bundle{e: e, api: api}
+	return e
 }
 
 func token(t *testing.T, org string) string {
