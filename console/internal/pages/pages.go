@@ -111,11 +111,13 @@ func Origin(publicURL string) (string, error) {
 		return "", fmt.Errorf("pages: public URL %q is not an absolute http(s) URL", publicURL)
 	}
 	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())
-	// Browsers leave the scheme's default port out of an origin.
-	if port := u.Port(); port != "" && !(scheme == "http" && port == "80") && !(scheme == "https" && port == "443") {
-		host = strings.ToLower(u.Host)
-	} else if strings.Contains(host, ":") {
+	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // IPv6 literal
+	}
+	// Browsers leave the scheme's default port out of an origin.
+	defaultPort := map[string]string{"http": "80", "https": "443"}[scheme]
+	if port := u.Port(); port != "" && port != defaultPort {
+		host += ":" + port
 	}
 	return scheme + "://" + host, nil
 }
