@@ -24,14 +24,13 @@ var (
 	errorCodePattern      = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 )
 
-// errorMessages are the texts for the gateway's callback error codes.
+// errorMessages are the texts for the error codes the gateway's callback sends (gateway/internal/connect).
 var errorMessages = map[string]string{
 	"access_denied":        "The provider's consent was declined.",
 	"installation_claimed": "This installation is already connected to another organisation.",
-	"invalid_state":        "The connect link expired or was already used. Start again from the sources page.",
-	"state_expired":        "The connect link expired. Start again from the sources page.",
+	"invalid_code":         "The provider refused the authorization code. Start again from the sources page.",
 	"provider_error":       "The provider did not complete the connection. Try again.",
-	"exchange_failed":      "The provider refused the authorization code. Try again.",
+	"server_error":         "The connection could not be saved. Try again in a moment.",
 	"invalid_callback":     "The connect flow returned an unexpected answer. Start again from the sources page.",
 }
 
