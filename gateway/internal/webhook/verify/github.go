@@ -19,7 +19,10 @@ var githubLifecycle = map[string]bool{"installation": true, "installation_reposi
 
 // Verify implements Provider.
 func (g GitHub) Verify(_ context.Context, r Request) error {
-	sig := r.Header.Get("X-Hub-Signature-256")
+	sig, err := signedHeader(r.Header, "X-Hub-Signature-256")
+	if err != nil {
+		return err
+	}
 	if sig == "" {
 		return ErrMissingSignature
 	}

@@ -41,7 +41,10 @@ type linearPayload struct {
 // Verify implements Provider. The body is read before it is authenticated only to learn which
 // organization's secret to try; nothing from it is trusted until the signature matches.
 func (l Linear) Verify(ctx context.Context, r Request) error {
-	sig := r.Header.Get("Linear-Signature")
+	sig, err := signedHeader(r.Header, "Linear-Signature")
+	if err != nil {
+		return err
+	}
 	if sig == "" {
 		return ErrMissingSignature
 	}

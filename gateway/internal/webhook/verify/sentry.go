@@ -24,10 +24,18 @@ type Sentry struct {
 
 // Verify implements Provider.
 func (s Sentry) Verify(_ context.Context, r Request) error {
-	if err := checkHexMAC(sha256.New, s.Secrets, r.Header.Get("Sentry-Hook-Signature"), r.Body); err != nil {
+	sig, err := signedHeader(r.Header, "Sentry-Hook-Signature")
+	if err != nil {
 		return err
 	}
-	secs, err := strconv.ParseInt(r.Header.Get("Sentry-Hook-Timestamp"), 10, 64)
+	if err := checkHexMAC(sha256.New, s.Secrets, sig, r.Body); err != nil {
+		return err
+	}
+	ts, err := signedHeader(r.Header, "Sentry-Hook-Timestamp")
+	if err != nil {
+		return ErrStaleTimestamp
+	}
+	secs, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || secs < 0 || secs > 1<<40 {
 		return ErrStaleTimestamp
 	}

@@ -17,7 +17,11 @@ var vercelLifecycle = map[string]bool{"integration-configuration.removed": true,
 
 // Verify implements Provider.
 func (v Vercel) Verify(_ context.Context, r Request) error {
-	return checkHexMAC(sha1.New, v.Secrets, r.Header.Get("X-Vercel-Signature"), r.Body)
+	sig, err := signedHeader(r.Header, "X-Vercel-Signature")
+	if err != nil {
+		return err
+	}
+	return checkHexMAC(sha1.New, v.Secrets, sig, r.Body)
 }
 
 type vercelPayload struct {

@@ -87,11 +87,30 @@ func Secrets[S ~string](in []S) [][]byte {
 	return out
 }
 
+// signedHeader returns the one value of a header that carries a signature or a signed timestamp. A
+// header sent twice is refused: a proxy in front of the gateway might read the other copy, and no
+// provider ever sends two.
+func signedHeader(h http.Header, name string) (string, error) {
+	switch v := h.Values(name); len(v) {
+	case 0:
+		return "", nil
+	case 1:
+		return v[0], nil
+	default:
+		return "", ErrInvalidSignature
+	}
+}
+
 // checkHexMAC reports whether sigHex is the hex MAC of body under any of keys. Every key is tried (no
-// early exit), and the comparison itself is constant-time.
+// early exit), and the comparison itself is constant-time. Only lowercase hex is accepted: every
+// provider sends it, and their reference verifiers compare the header as a string, so another spelling
+// of the same MAC is not something a provider produced.
 func checkHexMAC(newHash func() hash.Hash, keys [][]byte, sigHex string, body []byte) error {
 	if sigHex == "" {
 		return ErrMissingSignature
+	}
+	if strings.ToLower(sigHex) != sigHex {
+		return ErrInvalidSignature
 	}
 	want, err := hex.DecodeString(sigHex)
 	if err != nil || len(want) != newHash().Size() {
