@@ -2,11 +2,18 @@ package api_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
 
@@ -44,6 +51,13 @@ func TestCrossOrgIsNotFound(t *testing.T) {
 	a := seedOrg(t, e, "org_a")
 	b := seedOrg(t, e, "org_b")
 	c := e.admin("org_b")
+	bf := e.backfillClient(token(t, "user_org_b", "org_b", "admin"))
+	// A has an observation, so a leak through ListObservations would show.
+	_, err := e.q.InsertObservation(ctx, dbq.InsertObservationParams{
+		ID: ids.New(), WorkspaceID: a.ws, IntegrationID: &a.integ, Provider: types.GitHub, SourceType: "push",
+		SourceID: "github:push:secret-of-a", Title: "org A's push", OccurredAt: time.Now(),
+	})
+	require.NoError(t, err)
 	before := e.snapshot()
 
 	calls := map[string]func() error{
@@ -151,7 +165,24 @@ func TestCrossOrgIsNotFound(t *testing.T) {
 			_, err := c.integ.UnlinkIntegration(ctx, connect.NewRequest(&consolev1.UnlinkIntegrationRequest{IntegrationId: a.integ}))
 			return err
 		},
+		"StartBackfill": func() error {
+			_, err := bf.StartBackfill(ctx, connect.NewRequest(&consolev1.StartBackfillRequest{IntegrationId: a.integ}))
+			return err
+		},
+		"GetBackfillStatus": func() error {
+			_, err := bf.GetBackfillStatus(ctx, connect.NewRequest(&consolev1.GetBackfillStatusRequest{IntegrationId: a.integ}))
+			return err
+		},
+		"CancelBackfill": func() error {
+			_, err := bf.CancelBackfill(ctx, connect.NewRequest(&consolev1.CancelBackfillRequest{IntegrationId: a.integ}))
+			return err
+		},
+		"ListObservations": func() error {
+			_, err := c.obs.ListObservations(ctx, connect.NewRequest(&consolev1.ListObservationsRequest{WorkspaceId: a.ws}))
+			return err
+		},
 	}
+	requireEveryProcedureCovered(t, calls)
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			requireCode(t, call(), connect.CodeNotFound)
@@ -180,7 +211,59 @@ func TestCrossOrgIsNotFound(t *testing.T) {
 	vc, err := c.vc.GetVercelConnection(ctx, connect.NewRequest(&consolev1.GetVercelConnectionRequest{}))
 	require.NoError(t, err)
 	require.Equal(t, b.vc, vc.Msg.GetConnection().GetInstallationId())
+	obs, err := c.obs.ListObservations(ctx, connect.NewRequest(&consolev1.ListObservationsRequest{WorkspaceId: b.ws, IntegrationId: a.integ}))
+	if err == nil {
+		require.Empty(t, obs.Msg.GetObservations(), "another org's integration filters B's own workspace to nothing")
+	} else {
+		requireCode(t, err, connect.CodeNotFound)
+	}
 	slug, err := c.ws.GetWorkspace(ctx, connect.NewRequest(&consolev1.GetWorkspaceRequest{Workspace: &consolev1.GetWorkspaceRequest_Slug{Slug: "shared-slug"}}))
 	require.NoError(t, err)
 	require.Equal(t, b.ws, slug.Msg.GetWorkspace().GetId(), "the same slug resolves to the caller's own workspace")
+}
+
+// notAddressedByID are the procedures that take no other org's id to try: they create in, or list, the
+// caller's own org (the lists are checked above), or they are M2M procedures authenticated by a service
+// key rather than a user's org.
+var notAddressedByID = map[string]string{
+	"CreateWorkspace":                "creates in the caller's org",
+	"ListWorkspaces":                 "lists the caller's org (checked above)",
+	"GetAuthorizeURL":                "creates a state for the caller's org",
+	"ListConnections":                "lists the caller's org (checked above)",
+	"FindByGithubRepoId":             "M2M: service key, not org-scoped",
+	"GetSourceIdByGithubRepoId":      "M2M: service key, not org-scoped",
+	"UpdateGithubSyncStatus":         "M2M: service key, not org-scoped",
+	"UpdateGithubConfigStatus":       "M2M: service key, not org-scoped",
+	"MarkGithubInstallationInactive": "M2M: service key, not org-scoped",
+	"MarkGithubDeleted":              "M2M: service key, not org-scoped",
+	"UpdateGithubMetadata":           "M2M: service key, not org-scoped",
+}
+
+// requireEveryProcedureCovered walks every method of every service in the lightfast.console.v1 package
+// and fails when one is neither tried cross-org in calls (by its name, or its name and a space) nor
+// listed in notAddressedByID: a new procedure cannot skip this test silently.
+func requireEveryProcedureCovered(t *testing.T, calls map[string]func() error) {
+	t.Helper()
+	methods := 0
+	protoregistry.GlobalFiles.RangeFilesByPackage("lightfast.console.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			svc := fd.Services().Get(i)
+			for j := range svc.Methods().Len() {
+				name := string(svc.Methods().Get(j).Name())
+				methods++
+				if _, ok := notAddressedByID[name]; ok {
+					continue
+				}
+				covered := false
+				for key := range calls {
+					if key == name || strings.HasPrefix(key, name+" ") {
+						covered = true
+					}
+				}
+				require.True(t, covered, "%s.%s is not tried with another org's ids", svc.Name(), name)
+			}
+		}
+		return true
+	})
+	require.GreaterOrEqual(t, methods, 34, "the generated descriptors are registered")
 }
