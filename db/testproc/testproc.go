@@ -123,6 +123,9 @@ func (p *Process) WaitReady(t testing.TB, url string, timeout time.Duration) tim
 // Signal sends sig to the process.
 func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
+// Pid is the process id (for CPU accounting in load tests).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Kill sends SIGKILL.
 func (p *Process) Kill() error { return p.cmd.Process.Signal(syscall.SIGKILL) }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/lightfastai/connections/gateway/internal/connect"
 	"github.com/lightfastai/connections/gateway/internal/providers"
 	"github.com/lightfastai/connections/gateway/internal/vault"
+	"github.com/lightfastai/connections/gateway/internal/webhook"
 )
 
 func main() {
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string) error {
 	defer func() { _ = log.Sync() }()
 	platform.LogConfig(log, cfg)
 
-	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway"})
+	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway", MaxConns: 16})
 	if err != nil {
 		return err
 	}
@@ -92,9 +93,12 @@ func run(ctx context.Context, args []string) error {
 		Logger:               platform.SlogFromZap(log),
 		PollOnly:             cfg.DatabasePooler == db.PoolerTransaction,
 		RescueStuckJobsAfter: cfg.JobRescueAfter,
-		Workers:              workers,
-		Queues:               map[string]river.QueueConfig{jobs.QueueGateway: {MaxWorkers: 4}},
-		PeriodicJobs:         periodic,
+		// The gateway inserts webhook.process jobs that only the console works; without this River refuses
+		// to insert a kind that has no worker here.
+		SkipUnknownJobCheck: true,
+		Workers:             workers,
+		Queues:              map[string]river.QueueConfig{jobs.QueueGateway: {MaxWorkers: 4}},
+		PeriodicJobs:        periodic,
 	})
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
@@ -115,6 +119,9 @@ func run(ctx context.Context, args []string) error {
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
 	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
 	connector.Mount(e, apiKey)
+	hooks := webhook.Start(cfg, webhook.Deps{Pool: pool, Routes: routes, Jobs: riverClient, Keyring: cfg.Keyring, Registry: reg, Log: log})
+	defer func() { _ = hooks.Stop(context.WithoutCancel(ctx)) }() // after the server drained: commit what is queued
+	hooks.Mount(e)
 	tokenVault.Mount(e, apiKey)
 
 	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)

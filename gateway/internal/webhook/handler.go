@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/lightfastai/connections/db"
@@ -43,6 +44,7 @@ type Handler struct {
 	routes    *routing.Cache
 	pool      *pgxpool.Pool
 	rec       Recorder
+	own       *recorder.Recorder // the recorder Start made, stopped by Stop
 	maxBody   int64
 	metrics   *Metrics
 	log       *zap.Logger
@@ -51,21 +53,31 @@ type Handler struct {
 
 // Deps are the handler's collaborators.
 type Deps struct {
-	Pool     *pgxpool.Pool
-	Routes   *routing.Cache
-	Recorder Recorder
-	Keyring  *secrets.Keyring // decrypts Linear installations' webhook secrets
-	Metrics  *Metrics
+	Pool    *pgxpool.Pool
+	Routes  *routing.Cache
+	Jobs    recorder.JobInserter // the River client; used when Recorder is nil
+	Keyring *secrets.Keyring     // decrypts Linear installations' webhook secrets
+	// Registry receives the ingest metrics.
+	Registry prometheus.Registerer
 	Log      *zap.Logger
-	Now      func() time.Time // default time.Now
+	// Recorder replaces the group-commit recorder Start would build (tests).
+	Recorder Recorder
+	// Commit tunes the group commit (zero: defaults).
+	Commit recorder.Config
+	// Now replaces time.Now (tests).
+	Now func() time.Time
 }
 
-// New builds the handler from the gateway configuration. A provider without secrets is still
-// served: every delivery for it fails verification (fail closed), which is what the sender should see.
-func New(cfg config.Config, d Deps) *Handler {
+// Start builds the handler from the gateway configuration and starts its group-commit recorder; Stop
+// it after the HTTP server has drained. A provider without secrets is still served: every delivery
+// for it fails verification (fail closed), which is what the sender should see.
+func Start(cfg config.Config, d Deps) *Handler {
 	h := &Handler{
 		routes: d.Routes, pool: d.Pool, rec: d.Recorder, maxBody: cfg.WebhookMaxBodyBytes,
-		metrics: d.Metrics, log: d.Log, now: d.Now,
+		metrics: NewMetrics(d.Registry), log: d.Log, now: d.Now,
+	}
+	if h.log == nil {
+		h.log = zap.NewNop()
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -73,19 +85,37 @@ func New(cfg config.Config, d Deps) *Handler {
 	if h.maxBody <= 0 {
 		h.maxBody = 26 << 20
 	}
+	if h.rec == nil {
+		commit := d.Commit
+		commit.OnFlush = h.metrics.flush
+		h.own = recorder.New(d.Pool, d.Jobs, commit)
+		h.rec = h.own
+	}
 	h.providers = map[types.Provider]verify.Provider{
 		types.GitHub: verify.GitHub{Secrets: verify.Secrets(cfg.GitHub.WebhookSecrets)},
 		types.Vercel: verify.Vercel{Secrets: verify.Secrets(cfg.Vercel.ClientSecrets)},
 		types.Linear: verify.Linear{Fallback: verify.Secrets(cfg.Linear.WebhookSecrets), InstallationSecrets: h.linearSecrets(d.Keyring)},
 		types.Sentry: verify.Sentry{Secrets: verify.Secrets(cfg.Sentry.ClientSecrets)},
 	}
-	if d.Routes != nil && d.Routes.OnError == nil {
-		d.Routes.OnError = func(err error) {
-			d.Metrics.cacheErrors.Inc()
-			d.Log.Warn("routing cache unavailable, using postgres", zap.Error(err))
+	// Count Redis failures next to whatever the cache's owner already does with them.
+	prev := d.Routes.OnError
+	d.Routes.OnError = func(err error) {
+		h.metrics.cacheErrors.Inc()
+		if prev != nil {
+			prev(err)
+		} else {
+			h.log.Warn("routing cache unavailable, using postgres", zap.Error(err))
 		}
 	}
 	return h
+}
+
+// Stop commits what is queued and stops the recorder Start built.
+func (h *Handler) Stop(ctx context.Context) error {
+	if h.own == nil {
+		return nil
+	}
+	return h.own.Stop(ctx)
 }
 
 // Mount adds the webhook route.

@@ -40,12 +40,11 @@ const testKeys = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
 // bundle is what a test needs around the handler under test.
 type bundle struct {
-	url      string        // base URL of the server
-	pool     *pgxpool.Pool // direct pool for assertions
-	routes   *routing.Cache
-	keyring  *secrets.Keyring
-	inst     map[types.Provider]string // provider → installation row id
-	recorder *recorder.Recorder
+	url     string        // base URL of the server
+	pool    *pgxpool.Pool // direct pool for assertions
+	routes  *routing.Cache
+	keyring *secrets.Keyring
+	inst    map[types.Provider]string // provider → installation row id
 }
 
 type options struct {
@@ -94,13 +93,11 @@ func setup(t *testing.T, o options) *bundle {
 	}
 	riverClient, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
-	b.recorder = recorder.New(pool, riverClient, recorder.Config{Writers: 2})
-	t.Cleanup(func() { _ = b.recorder.Stop(context.Background()) })
-
-	h := webhook.New(cfg, webhook.Deps{
-		Pool: pool, Routes: b.routes, Recorder: b.recorder, Keyring: kr,
-		Metrics: webhook.NewMetrics(prometheus.NewRegistry()), Log: zap.NewNop(), Now: o.now,
+	h := webhook.Start(cfg, webhook.Deps{
+		Pool: pool, Routes: b.routes, Jobs: riverClient, Keyring: kr, Commit: recorder.Config{Writers: 2},
+		Registry: prometheus.NewRegistry(), Log: zap.NewNop(), Now: o.now,
 	})
+	t.Cleanup(func() { _ = h.Stop(context.Background()) })
 	e := platform.NewEcho(zap.NewNop(), nil)
 	h.Mount(e)
 	srv := httptest.NewServer(e)

@@ -10,9 +10,11 @@
 package recorder
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -241,7 +243,17 @@ func (r *Recorder) commit(batch []*pending) ([]Outcome, error) {
 		EventTypes: make([]string, 0, n), InstallationIds: make([]string, 0, n), ResourceIds: make([]string, 0, n),
 		Statuses: make([]string, 0, n), Payloads: make([][]byte, 0, n), Headers: make([]string, 0, n),
 	}
-	for i, p := range batch {
+	// Rows go in (provider, delivery_id) order: two batches that share deliveries then take their
+	// unique-index locks in the same order and cannot deadlock.
+	order := make([]int, len(batch))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(batch[a].d.Provider, batch[b].d.Provider), cmp.Compare(batch[a].d.DeliveryID, batch[b].d.DeliveryID))
+	})
+	for _, i := range order {
+		p := batch[i]
 		key := string(p.d.Provider) + "\x00" + p.d.DeliveryID
 		if _, dup := first[key]; dup {
 			outcomes[i] = Duplicate

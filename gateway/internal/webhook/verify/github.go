@@ -33,12 +33,6 @@ func (g GitHub) Verify(_ context.Context, r Request) error {
 	return checkHexMAC(sha256.New, g.Secrets, hexSig, r.Body)
 }
 
-type githubPayload struct {
-	Action       string `json:"action"`
-	Installation *obj   `json:"installation"`
-	Repository   *obj   `json:"repository"`
-}
-
 // Parse implements Provider.
 func (GitHub) Parse(r Request) (Event, error) {
 	event := r.Header.Get("X-GitHub-Event")
@@ -49,15 +43,21 @@ func (GitHub) Parse(r Request) (Event, error) {
 	if delivery == "" {
 		return Event{}, ErrMissingDeliveryID
 	}
-	var p githubPayload
-	if err := decodeObject(r.Body, &p); err != nil {
+	v, err := object(r.Body, "action", "installation.id", "repository.id")
+	if err != nil {
+		return Event{}, err
+	}
+	action, err1 := stringOf(v[0])
+	installation, err2 := idOf(v[1])
+	repository, err3 := idOf(v[2])
+	if err := firstErr(err1, err2, err3); err != nil {
 		return Event{}, err
 	}
 	return finish(Event{
 		DeliveryID:             delivery,
-		EventType:              withAction(event, p.Action),
-		InstallationExternalID: idOf(p.Installation),
-		ResourceID:             idOf(p.Repository),
+		EventType:              withAction(event, action),
+		InstallationExternalID: installation,
+		ResourceID:             repository,
 		Lifecycle:              githubLifecycle[event],
 		Headers: keepHeaders(r.Header, "X-GitHub-Event", "X-GitHub-Delivery", "X-GitHub-Hook-ID",
 			"X-GitHub-Hook-Installation-Target-ID", "X-GitHub-Hook-Installation-Target-Type", "User-Agent", "Content-Type"),

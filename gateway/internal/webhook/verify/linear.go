@@ -3,9 +3,11 @@ package verify
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // LinearWindow is how far webhookTimestamp may be from now (Linear's own guidance is one minute).
@@ -25,18 +27,8 @@ type Linear struct {
 	Window time.Duration
 }
 
-type linearPayload struct {
-	Type             string          `json:"type"`
-	Action           string          `json:"action"`
-	OrganizationID   id              `json:"organizationId"`
-	WebhookID        id              `json:"webhookId"`
-	CreatedAt        json.RawMessage `json:"createdAt"`
-	WebhookTimestamp json.RawMessage `json:"webhookTimestamp"`
-	Data             *struct {
-		TeamID id   `json:"teamId"`
-		Team   *obj `json:"team"`
-	} `json:"data"`
-}
+// linearPaths are the fields Verify and Parse read.
+var linearPaths = []string{"organizationId", "webhookTimestamp", "type", "action", "webhookId", "createdAt", "data.teamId", "data.team.id"}
 
 // Verify implements Provider. The body is read before it is authenticated only to learn which
 // organization's secret to try; nothing from it is trusted until the signature matches.
@@ -49,19 +41,20 @@ func (l Linear) Verify(ctx context.Context, r Request) error {
 		return ErrMissingSignature
 	}
 	keys := l.Fallback
-	var p linearPayload
-	parsed := decodeObject(r.Body, &p) == nil
-	if parsed && p.OrganizationID != "" && storable(string(p.OrganizationID)) && l.InstallationSecrets != nil {
-		own, err := l.InstallationSecrets(ctx, string(p.OrganizationID))
-		if err != nil {
-			return fmt.Errorf("linear webhook secret: %w", err)
+	v, perr := object(r.Body, linearPaths[:2]...)
+	if perr == nil && l.InstallationSecrets != nil {
+		if org, err := idOf(v[0]); err == nil && org != "" && storable(org) {
+			own, err := l.InstallationSecrets(ctx, org)
+			if err != nil {
+				return fmt.Errorf("linear webhook secret: %w", err)
+			}
+			keys = append(own[:len(own):len(own)], l.Fallback...)
 		}
-		keys = append(own, l.Fallback...)
 	}
 	if err := checkHexMAC(sha256.New, keys, sig, r.Body); err != nil {
 		return err
 	}
-	if !parsed {
+	if perr != nil {
 		// Authentic but not JSON: Parse reports it as malformed (400), not as a signature problem.
 		return nil
 	}
@@ -69,8 +62,11 @@ func (l Linear) Verify(ctx context.Context, r Request) error {
 	if window == 0 {
 		window = LinearWindow
 	}
-	var ms int64
-	if err := json.Unmarshal(p.WebhookTimestamp, &ms); err != nil {
+	if v[1].Type != gjson.Number {
+		return ErrStaleTimestamp
+	}
+	ms, err := strconv.ParseInt(v[1].Raw, 10, 64)
+	if err != nil {
 		return ErrStaleTimestamp
 	}
 	return checkWindow(time.UnixMilli(ms), r.Now, window)
@@ -78,32 +74,37 @@ func (l Linear) Verify(ctx context.Context, r Request) error {
 
 // Parse implements Provider.
 func (Linear) Parse(r Request) (Event, error) {
-	var p linearPayload
-	if err := decodeObject(r.Body, &p); err != nil {
+	v, err := object(r.Body, linearPaths...)
+	if err != nil {
 		return Event{}, err
 	}
-	delivery := r.Header.Get("Linear-Delivery")
-	if delivery == "" && p.WebhookID != "" && len(p.CreatedAt) > 0 {
-		var created id
-		if err := json.Unmarshal(p.CreatedAt, &created); err != nil || created == "" {
-			return Event{}, ErrMissingDeliveryID
+	org, err1 := idOf(v[0])
+	typ, err2 := stringOf(v[2])
+	action, err3 := stringOf(v[3])
+	webhook, err4 := idOf(v[4])
+	created, err5 := idOf(v[5])
+	team, err6 := idOf(v[6])
+	if err := firstErr(err1, err2, err3, err4, err5, err6); err != nil {
+		return Event{}, err
+	}
+	if team == "" {
+		if team, err = idOf(v[7]); err != nil {
+			return Event{}, err
 		}
-		delivery = string(p.WebhookID) + ":" + string(created)
+	}
+	delivery := r.Header.Get("Linear-Delivery")
+	if delivery == "" && webhook != "" && created != "" {
+		delivery = webhook + ":" + created
 	}
 	ev := Event{
 		DeliveryID:             delivery,
-		EventType:              withAction(p.Type, p.Action),
-		InstallationExternalID: string(p.OrganizationID),
+		EventType:              withAction(typ, action),
+		InstallationExternalID: org,
+		ResourceID:             team,
 		Headers:                keepHeaders(r.Header, "Linear-Delivery", "Linear-Event", "User-Agent", "Content-Type"),
 	}
-	if p.Type == "" {
+	if typ == "" {
 		ev.EventType = ""
-	}
-	if p.Data != nil {
-		ev.ResourceID = string(p.Data.TeamID)
-		if ev.ResourceID == "" {
-			ev.ResourceID = idOf(p.Data.Team)
-		}
 	}
 	return finish(ev)
 }

@@ -46,24 +46,6 @@ func (s Sentry) Verify(_ context.Context, r Request) error {
 	return checkWindow(time.Unix(secs, 0), r.Now, window)
 }
 
-type sentryPayload struct {
-	Action       string `json:"action"`
-	Installation *struct {
-		UUID id `json:"uuid"`
-	} `json:"installation"`
-	Data *struct {
-		Issue *struct {
-			Project *obj `json:"project"`
-		} `json:"issue"`
-		Error *struct {
-			Project id `json:"project"`
-		} `json:"error"`
-		Event *struct {
-			Project id `json:"project"`
-		} `json:"event"`
-	} `json:"data"`
-}
-
 // Parse implements Provider.
 func (Sentry) Parse(r Request) (Event, error) {
 	resource := r.Header.Get("Sentry-Hook-Resource")
@@ -74,28 +56,32 @@ func (Sentry) Parse(r Request) (Event, error) {
 	if delivery == "" {
 		return Event{}, ErrMissingDeliveryID
 	}
-	var p sentryPayload
-	if err := decodeObject(r.Body, &p); err != nil {
+	// The project is in a different place per resource: issue → data.issue.project.id, error →
+	// data.error.project, event_alert → data.event.project.
+	v, err := object(r.Body, "action", "installation.uuid", "data.issue.project.id", "data.error.project", "data.event.project")
+	if err != nil {
 		return Event{}, err
 	}
-	ev := Event{
-		DeliveryID: delivery,
-		EventType:  withAction(resource, p.Action),
-		Lifecycle:  resource == "installation",
-		Headers:    keepHeaders(r.Header, "Request-ID", "Sentry-Hook-Resource", "Sentry-Hook-Timestamp", "User-Agent", "Content-Type"),
+	action, err1 := stringOf(v[0])
+	installation, err2 := idOf(v[1])
+	if err := firstErr(err1, err2); err != nil {
+		return Event{}, err
 	}
-	if p.Installation != nil {
-		ev.InstallationExternalID = string(p.Installation.UUID)
-	}
-	if d := p.Data; d != nil {
-		switch {
-		case d.Issue != nil && d.Issue.Project != nil:
-			ev.ResourceID = idOf(d.Issue.Project)
-		case d.Error != nil:
-			ev.ResourceID = string(d.Error.Project)
-		case d.Event != nil:
-			ev.ResourceID = string(d.Event.Project)
+	var project string
+	for _, p := range v[2:] {
+		if project, err = idOf(p); err != nil {
+			return Event{}, err
+		}
+		if project != "" {
+			break
 		}
 	}
-	return finish(ev)
+	return finish(Event{
+		DeliveryID:             delivery,
+		EventType:              withAction(resource, action),
+		InstallationExternalID: installation,
+		ResourceID:             project,
+		Lifecycle:              resource == "installation",
+		Headers:                keepHeaders(r.Header, "Request-ID", "Sentry-Hook-Resource", "Sentry-Hook-Timestamp", "User-Agent", "Content-Type"),
+	})
 }

@@ -24,30 +24,25 @@ func (v Vercel) Verify(_ context.Context, r Request) error {
 	return checkHexMAC(sha1.New, v.Secrets, sig, r.Body)
 }
 
-type vercelPayload struct {
-	ID      id     `json:"id"`
-	Type    string `json:"type"`
-	Payload *struct {
-		Configuration *obj `json:"configuration"`
-		Project       *obj `json:"project"`
-	} `json:"payload"`
-}
-
 // Parse implements Provider.
 func (Vercel) Parse(r Request) (Event, error) {
-	var p vercelPayload
-	if err := decodeObject(r.Body, &p); err != nil {
+	v, err := object(r.Body, "id", "type", "payload.configuration.id", "payload.project.id")
+	if err != nil {
 		return Event{}, err
 	}
-	ev := Event{
-		DeliveryID: string(p.ID),
-		EventType:  p.Type,
-		Lifecycle:  vercelLifecycle[p.Type],
-		Headers:    keepHeaders(r.Header, "User-Agent", "Content-Type"),
+	id, err1 := idOf(v[0])
+	typ, err2 := stringOf(v[1])
+	configuration, err3 := idOf(v[2])
+	project, err4 := idOf(v[3])
+	if err := firstErr(err1, err2, err3, err4); err != nil {
+		return Event{}, err
 	}
-	if p.Payload != nil {
-		ev.InstallationExternalID = idOf(p.Payload.Configuration)
-		ev.ResourceID = idOf(p.Payload.Project)
-	}
-	return finish(ev)
+	return finish(Event{
+		DeliveryID:             id,
+		EventType:              typ,
+		InstallationExternalID: configuration,
+		ResourceID:             project,
+		Lifecycle:              vercelLifecycle[typ],
+		Headers:                keepHeaders(r.Header, "User-Agent", "Content-Type"),
+	})
 }

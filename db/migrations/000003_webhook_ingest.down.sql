@@ -1,0 +1,1 @@
+ALTER TABLE lightfast_gw_webhook_deliveries ALTER COLUMN payload SET COMPRESSION default;

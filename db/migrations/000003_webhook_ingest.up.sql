@@ -1,0 +1,13 @@
+-- Webhook ingest storage (gateway).
+--
+-- Delivery payloads are JSON of a few KB and are written on the ingest hot path. Above ~2 KB Postgres
+-- compresses a value before storing it, with pglz by default, which costs more CPU per row than the rest
+-- of the insert; lz4 compresses JSON as well at a fraction of the cost. Servers built without lz4 keep
+-- pglz (the statement is skipped, not failed).
+DO $$
+BEGIN
+    ALTER TABLE lightfast_gw_webhook_deliveries ALTER COLUMN payload SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+    RAISE NOTICE 'lz4 is not available; delivery payloads stay pglz-compressed';
+END
+$$;
