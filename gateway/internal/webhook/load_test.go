@@ -302,7 +302,9 @@ func TestIngestLoad(t *testing.T) {
 	require.Zero(t, res.errors, "connection errors")
 	require.Equal(t, len(res.latencies), accepted, "every answer 202: %v", res.statuses)
 	slices.Sort(res.latencies)
-	pct := func(q float64) time.Duration { return res.latencies[min(len(res.latencies)-1, int(q*float64(len(res.latencies))))] }
+	pct := func(q float64) time.Duration {
+		return res.latencies[min(len(res.latencies)-1, int(q*float64(len(res.latencies))))]
+	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
 	perReq := func(ticks int64) string { return fmt.Sprintf("%.0fµs", float64(ticks)*1e4/float64(accepted)) }
 	cores := float64(total1-total0) / elapsed.Seconds() / 100 // ticks per second per core = 100
