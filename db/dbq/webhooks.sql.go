@@ -204,7 +204,7 @@ func (q *Queries) ListDLQDeliveryIDs(ctx context.Context, arg ListDLQDeliveryIDs
 
 const listDeliveries = `-- name: ListDeliveries :many
 SELECT id, provider, delivery_id, event_type, installation_id, provider_resource_id, status,
-       CASE WHEN $1::bool THEN payload END AS payload,
+       (CASE WHEN $1::bool THEN payload END)::bytea AS payload,
        headers, attempts, last_error, received_at, processed_at
 FROM lightfast_gw_webhook_deliveries
 WHERE ($2::varchar IS NULL OR status = $2)
@@ -232,7 +232,7 @@ type ListDeliveriesRow struct {
 	InstallationID     *string
 	ProviderResourceID *string
 	Status             string
-	Payload            interface{}
+	Payload            []byte
 	Headers            types.Headers
 	Attempts           int32
 	LastError          *string

@@ -24,7 +24,7 @@ WHERE provider = 'linear' AND external_id = @external_id AND status <> 'revoked'
 -- name: ListDeliveries :many
 -- The delivery log, newest first, keyset-paginated on (received_at, id).
 SELECT id, provider, delivery_id, event_type, installation_id, provider_resource_id, status,
-       CASE WHEN @include_payload::bool THEN payload END AS payload,
+       (CASE WHEN @include_payload::bool THEN payload END)::bytea AS payload,
        headers, attempts, last_error, received_at, processed_at
 FROM lightfast_gw_webhook_deliveries
 WHERE (sqlc.narg('status')::varchar IS NULL OR status = sqlc.narg('status'))

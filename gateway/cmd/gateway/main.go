@@ -20,10 +20,13 @@ import (
 	"github.com/lightfastai/connections/db/migrations"
 	"github.com/lightfastai/connections/db/platform"
 	"github.com/lightfastai/connections/db/routing"
+	"github.com/lightfastai/connections/gateway/internal/admin"
 	"github.com/lightfastai/connections/gateway/internal/apikey"
 	"github.com/lightfastai/connections/gateway/internal/config"
 	"github.com/lightfastai/connections/gateway/internal/connect"
+	"github.com/lightfastai/connections/gateway/internal/lifecycle"
 	"github.com/lightfastai/connections/gateway/internal/providers"
+	"github.com/lightfastai/connections/gateway/internal/retention"
 	"github.com/lightfastai/connections/gateway/internal/vault"
 	"github.com/lightfastai/connections/gateway/internal/webhook"
 )
@@ -88,6 +91,9 @@ func run(ctx context.Context, args []string) error {
 	periodic = append(periodic, vault.PeriodicJobs()...)
 	connect.Register(workers, pool)
 	periodic = append(periodic, connect.PeriodicJobs()...)
+	lifecycle.Register(workers, pool, routes, log)
+	retention.Register(workers, pool, retention.Policy{PayloadRetention: cfg.DeliveryPayloadRetention, RowRetention: cfg.DeliveryRetention}, log)
+	periodic = append(periodic, retention.PeriodicJobs()...)
 
 	riverClient, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
 		Logger:               platform.SlogFromZap(log),
@@ -122,6 +128,7 @@ func run(ctx context.Context, args []string) error {
 	hooks := webhook.Start(cfg, webhook.Deps{Pool: pool, Routes: routes, Jobs: riverClient, Keyring: cfg.Keyring, Registry: reg, Log: log})
 	defer func() { _ = hooks.Stop(context.WithoutCancel(ctx)) }() // after the server drained: commit what is queued
 	hooks.Mount(e)
+	admin.New(pool, redis, routes, riverClient, reg, log).Mount(e, apikey.New(cfg.AdminKeys).Middleware("X-Admin-Key"))
 	tokenVault.Mount(e, apiKey)
 
 	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)

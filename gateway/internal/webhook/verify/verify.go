@@ -173,3 +173,18 @@ func finish(ev Event) (Event, error) {
 	}
 	return ev, nil
 }
+
+// IsLifecycle reports whether a recorded event type (as Parse produced it) is a lifecycle event, so a
+// replay can pick the right job kind without the original request.
+func IsLifecycle(p types.Provider, eventType string) bool {
+	event, _, _ := strings.Cut(eventType, ".")
+	switch p {
+	case types.GitHub:
+		return githubLifecycle[event]
+	case types.Vercel:
+		return vercelLifecycle[eventType]
+	case types.Sentry:
+		return event == "installation"
+	}
+	return false
+}
