@@ -26,3 +26,8 @@ section "console API: session JWT verify (JWKS cached / dev HS256), ListSources 
 
 section "console pages: sources page render over fake services; one in-process Connect call with session verify"
 (cd console && go test -run '^$' -bench 'SourcesPage|InProcessCall' -benchtime 2s ./internal/pages/ | grep -E '^Benchmark')
+
+section "webhook ingest: real gateway binary, fresh database, 64 connections, 15 s, 4 KB signed GitHub push, unique delivery ids (goal ≥ 12,000 accepted/s, p99 ≤ 15 ms)"
+(cd gateway && go test -tags loadtest -count=1 -run 'TestIngestLoad' -v ./internal/webhook/ | grep -E '^webhook ingest')
+(cd gateway && LOAD_LOG_LEVEL=warn go test -tags loadtest -count=1 -run 'TestIngestLoad' -v ./internal/webhook/ | grep -E '^webhook ingest' | sed 's/^/(LOG_LEVEL=warn, no access log) /')
+(cd gateway && go test -run '^$' -bench 'Record' -benchtime 20000x ./internal/webhook/recorder/ | grep -E '^Benchmark' | sed 's/^/(database side alone: recorder, 64 goroutines, 4 KB payloads) /')
