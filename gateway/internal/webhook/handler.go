@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,6 +46,7 @@ type Handler struct {
 	pool      *pgxpool.Pool
 	rec       Recorder
 	own       *recorder.Recorder // the recorder Start made, stopped by Stop
+	local     *localRoutes
 	maxBody   int64
 	metrics   *Metrics
 	log       *zap.Logger
@@ -64,6 +66,9 @@ type Deps struct {
 	Recorder Recorder
 	// Commit tunes the group commit (zero: defaults).
 	Commit recorder.Config
+	// LocalRouteTTL is how long a found route is reused in-process before asking Redis again (default
+	// one second; negative turns the in-process cache off).
+	LocalRouteTTL time.Duration
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }
@@ -85,6 +90,11 @@ func Start(cfg config.Config, d Deps) *Handler {
 	if h.maxBody <= 0 {
 		h.maxBody = 26 << 20
 	}
+	ttl := d.LocalRouteTTL
+	if ttl == 0 {
+		ttl = time.Second
+	}
+	h.local = newLocalRoutes(ttl)
 	if h.rec == nil {
 		commit := d.Commit
 		commit.OnFlush = h.metrics.flush
@@ -133,7 +143,8 @@ func (h *Handler) receive(c echo.Context) error {
 	}
 	v := h.providers[provider]
 
-	body, err := readBody(c.Response(), c.Request(), h.maxBody)
+	body, release, err := readBody(c.Response(), c.Request(), h.maxBody)
+	defer release() // after Record has returned: nothing refers to the body any more
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
 			h.metrics.delivery(name, "too_large")
@@ -203,22 +214,34 @@ func (h *Handler) route(ctx context.Context, p types.Provider, ev verify.Event) 
 		return inst.ID, nil
 	}
 	var (
+		key string
 		id  string
 		src routing.Source
 		err error
 	)
 	switch {
 	case ev.InstallationExternalID != "":
-		id, src, err = h.routes.ResolveInstallation(ctx, p, ev.InstallationExternalID)
+		key = string(p) + ":inst:" + ev.InstallationExternalID
 	case ev.ResourceID != "":
-		id, src, err = h.routes.ResolveResource(ctx, p, ev.ResourceID)
+		key = string(p) + ":res:" + ev.ResourceID
 	default:
 		return "", nil
+	}
+	now := time.Now()
+	if id, ok := h.local.get(key, now); ok {
+		h.metrics.localHit()
+		return id, nil
+	}
+	if ev.InstallationExternalID != "" {
+		id, src, err = h.routes.ResolveInstallation(ctx, p, ev.InstallationExternalID)
+	} else {
+		id, src, err = h.routes.ResolveResource(ctx, p, ev.ResourceID)
 	}
 	if err != nil {
 		return "", err
 	}
 	h.metrics.lookup(src)
+	h.local.put(key, id, now)
 	return id, nil
 }
 
@@ -280,29 +303,41 @@ func (h *Handler) unavailable(provider string, err error) error {
 	return platform.Errorf(http.StatusServiceUnavailable, "unavailable", "the delivery could not be recorded; retry later")
 }
 
+// bodies recycles request buffers of typical size; the payload is the largest allocation per delivery.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBody keeps rare huge buffers out of the pool.
+const maxPooledBody = 64 << 10
+
 // readBody reads at most max bytes. A declared length over the cap is refused before reading; a chunked
 // body is cut off by http.MaxBytesReader as soon as it passes the cap, so memory stays bounded either way.
-func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+// release returns the buffer for reuse; call it once nothing refers to the body.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) (body []byte, release func(), err error) {
+	release = func() {}
 	if r.ContentLength > max {
-		return nil, errTooLarge
+		return nil, release, errTooLarge
 	}
-	body := http.MaxBytesReader(w, r.Body, max)
-	var (
-		b   []byte
-		err error
-	)
-	if r.ContentLength >= 0 {
-		b = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(body, b)
+	limited := http.MaxBytesReader(w, r.Body, max)
+	if n := r.ContentLength; n >= 0 && n <= maxPooledBody {
+		buf := bodies.Get().(*[]byte)
+		if int64(cap(*buf)) < n {
+			*buf = make([]byte, n)
+		}
+		body = (*buf)[:n]
+		release = func() { bodies.Put(buf) }
+		_, err = io.ReadFull(limited, body)
+	} else if n >= 0 {
+		body = make([]byte, n)
+		_, err = io.ReadFull(limited, body)
 	} else {
-		b, err = io.ReadAll(body)
+		body, err = io.ReadAll(limited)
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, errTooLarge
+		return nil, release, errTooLarge
 	}
 	if err != nil {
-		return nil, err
+		return nil, release, err
 	}
-	return b, nil
+	return body, release, nil
 }

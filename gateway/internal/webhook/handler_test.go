@@ -361,3 +361,22 @@ func TestPostgresDownAnswers503AndAcknowledgesNothing(t *testing.T) {
 	require.NoError(t, direct.QueryRow(context.Background(), `SELECT count(*) FROM river_job`).Scan(&n))
 	require.Equal(t, 1, n, "only the delivery acknowledged before the outage has a job")
 }
+
+func TestLocalRouteCacheExpires(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{localTTL: 300 * time.Millisecond})
+	ctx := context.Background()
+	body := fixture(t, "push/with-installation.payload.json")
+	status, resp := b.post(t, "github", body, githubHeaders("gh-new", "push", "l-1", body))
+	require.Equal(t, http.StatusAccepted, status)
+	require.Equal(t, "accepted", resp.Status)
+
+	// The installation goes away (and its Redis route with it).
+	_, err := dbq.New(b.pool).SetInstallationStatus(ctx, dbq.SetInstallationStatusParams{ID: b.inst[types.GitHub], Status: "revoked"})
+	require.NoError(t, err)
+	b.routes.DropInstallation(ctx, types.GitHub, "1")
+	require.Eventually(t, func() bool {
+		_, resp := b.post(t, "github", body, githubHeaders("gh-new", "push", "l-"+strconv.FormatInt(time.Now().UnixNano(), 10), body))
+		return resp.Status == "unrouted"
+	}, 5*time.Second, 50*time.Millisecond, "routing follows the database within the in-process TTL")
+}

@@ -31,7 +31,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"provider", "reason"}),
 		cacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_routing_cache_lookups_total",
-			Help: "Routing lookups by result: hit (Redis), miss (answered by Postgres), none (no route).",
+			Help: "Routing lookups by result: local (in-process, under a second old), hit (Redis), miss (answered by Postgres), none (no route).",
 		}, []string{"result"}),
 		cacheErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gateway_routing_cache_errors_total",
@@ -59,6 +59,8 @@ func (m *Metrics) delivery(provider, outcome string) {
 func (m *Metrics) verificationFailure(provider, reason string) {
 	m.verifyFailed.WithLabelValues(provider, reason).Inc()
 }
+
+func (m *Metrics) localHit() { m.cacheLookups.WithLabelValues("local").Inc() }
 
 func (m *Metrics) lookup(src routing.Source) {
 	switch src {

@@ -54,6 +54,7 @@ type options struct {
 	prefix   string
 	now      func() time.Time
 	maxConns int32
+	localTTL time.Duration // in-process route cache; default off
 }
 
 func testConfig() config.Config {
@@ -96,6 +97,7 @@ func setup(t *testing.T, o options) *bundle {
 	h := webhook.Start(cfg, webhook.Deps{
 		Pool: pool, Routes: b.routes, Jobs: riverClient, Keyring: kr, Commit: recorder.Config{Writers: 2},
 		Registry: prometheus.NewRegistry(), Log: zap.NewNop(), Now: o.now,
+		LocalRouteTTL: cmpOr(o.localTTL, -1), // default: every delivery goes through Redis and Postgres
 	})
 	t.Cleanup(func() { _ = h.Stop(context.Background()) })
 	e := platform.NewEcho(zap.NewNop(), nil)
@@ -273,4 +275,11 @@ func withHost(t *testing.T, raw, host string) string {
 	require.NoError(t, err)
 	u.Host = host
 	return u.String()
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d != 0 {
+		return d
+	}
+	return def
 }
