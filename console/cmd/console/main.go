@@ -24,6 +24,7 @@ import (
 	"github.com/lightfastai/connections/console/internal/providerapi"
 	"github.com/lightfastai/connections/console/internal/worker"
 	"github.com/lightfastai/connections/db"
+	"github.com/lightfastai/connections/db/jobs"
 	"github.com/lightfastai/connections/db/migrations"
 	"github.com/lightfastai/connections/db/platform"
 	"github.com/lightfastai/connections/db/routing"
@@ -95,6 +96,11 @@ func serve(ctx context.Context) error {
 	}
 	maps.Copy(queues, worker.Queues(worker.DefaultWebhookWorkers))
 	if err := backfill.Register(workers, queues, backfill.NewWorker(pool, cfg.Keyring, providers, log, backfill.Config{RunTimeout: cfg.JobRescueAfter})); err != nil {
+		return err
+	}
+	// The gateway's kinds too, never worked here: so that, as River leader, this client rescues the
+	// gateway's stuck jobs instead of discarding them.
+	if err := jobs.AddGatewayKinds(workers); err != nil {
 		return err
 	}
 

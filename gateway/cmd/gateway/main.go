@@ -94,11 +94,19 @@ func run(ctx context.Context, args []string) error {
 	lifecycle.Register(workers, pool, routes, log)
 	retention.Register(workers, pool, retention.Policy{PayloadRetention: cfg.DeliveryPayloadRetention, RowRetention: cfg.DeliveryRetention}, log)
 	periodic = append(periodic, retention.PeriodicJobs()...)
+	// The console's kinds too, never worked here: so that, as River leader, this client rescues the
+	// console's stuck jobs instead of discarding them.
+	if err := jobs.AddConsoleKinds(workers); err != nil {
+		return err
+	}
 
 	riverClient, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{
 		Logger:               platform.SlogFromZap(log),
 		PollOnly:             cfg.DatabasePooler == db.PoolerTransaction,
 		RescueStuckJobsAfter: cfg.JobRescueAfter,
+		// River refuses a rescue time below the job timeout (a JOB_RESCUE_AFTER under a minute would stop
+		// the gateway at start); a job still running at its rescue time is presumed dead anyway.
+		JobTimeout: min(river.JobTimeoutDefault, cfg.JobRescueAfter),
 		// The gateway inserts webhook.process jobs that only the console works; without this River refuses
 		// to insert a kind that has no worker here.
 		SkipUnknownJobCheck: true,
