@@ -31,3 +31,6 @@ section "webhook ingest: real gateway binary, fresh database, 64 connections, 15
 (cd gateway && go test -tags loadtest -count=1 -run 'TestIngestLoad' -v ./internal/webhook/ | grep -E '^webhook ingest')
 (cd gateway && LOAD_LOG_LEVEL=warn go test -tags loadtest -count=1 -run 'TestIngestLoad' -v ./internal/webhook/ | grep -E '^webhook ingest' | sed 's/^/(LOG_LEVEL=warn, no access log) /')
 (cd gateway && go test -run '^$' -bench 'Record' -benchtime 20000x ./internal/webhook/recorder/ | grep -E '^Benchmark' | sed 's/^/(database side alone: recorder, 64 goroutines, 4 KB payloads) /')
+
+section "console webhook worker: real console binary drains a backlog of 50,000 push deliveries over 50 repositories into observations (goal ≥ 3,000 obs/s)"
+(cd console && BENCH_BACKLOG=50000 go test -count=1 -run '^$' -bench 'BacklogDrain' -benchtime 1x -timeout 20m ./cmd/console/ | grep -E '^Benchmark')

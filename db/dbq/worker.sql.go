@@ -7,54 +7,208 @@ package dbq
 
 import (
 	"context"
+	"time"
 )
 
-const addIntegrationDocuments = `-- name: AddIntegrationDocuments :exec
-UPDATE lightfast_workspace_integrations
-SET document_count = document_count + $1::int, updated_at = now()
-WHERE id = $2
+const addIntegrationsDocuments = `-- name: AddIntegrationsDocuments :exec
+UPDATE lightfast_workspace_integrations i
+SET document_count = i.document_count + u.added, updated_at = now()
+FROM (SELECT unnest($1::text[]) AS id, unnest($2::int[]) AS added) AS u
+WHERE i.id = u.id
 `
 
-type AddIntegrationDocumentsParams struct {
-	Added int32
-	ID    string
+type AddIntegrationsDocumentsParams struct {
+	Ids   []string
+	Added []int32
 }
 
-func (q *Queries) AddIntegrationDocuments(ctx context.Context, arg AddIntegrationDocumentsParams) error {
-	_, err := q.db.Exec(ctx, addIntegrationDocuments, arg.Added, arg.ID)
+func (q *Queries) AddIntegrationsDocuments(ctx context.Context, arg AddIntegrationsDocumentsParams) error {
+	_, err := q.db.Exec(ctx, addIntegrationsDocuments, arg.Ids, arg.Added)
 	return err
 }
 
-const lockDeliveryForProcessing = `-- name: LockDeliveryForProcessing :one
-
-SELECT id, provider, delivery_id, event_type, installation_id, provider_resource_id, status, payload, headers, attempts, last_error, received_at, processed_at FROM lightfast_gw_webhook_deliveries WHERE id = $1 FOR UPDATE
+const insertObservations = `-- name: InsertObservations :many
+INSERT INTO lightfast_workspace_observations (
+    id, workspace_id, integration_id, provider, source_type, source_id, title, body, actor, url, occurred_at, metadata, delivery_id
+)
+SELECT u.id, u.workspace_id, u.integration_id, u.provider, u.source_type, u.source_id, u.title, NULLIF(u.body, ''),
+       NULLIF(u.actor, '')::jsonb, NULLIF(u.url, ''), u.occurred_at, u.metadata::jsonb, u.delivery_id
+FROM (
+    SELECT unnest($1::text[]) AS id, unnest($2::text[]) AS workspace_id,
+           unnest($3::text[]) AS integration_id, unnest($4::text[]) AS provider,
+           unnest($5::text[]) AS source_type, unnest($6::text[]) AS source_id,
+           unnest($7::text[]) AS title, unnest($8::text[]) AS body, unnest($9::text[]) AS actor,
+           unnest($10::text[]) AS url, unnest($11::timestamptz[]) AS occurred_at,
+           unnest($12::text[]) AS metadata, unnest($13::text[]) AS delivery_id
+) AS u
+ON CONFLICT (workspace_id, source_id) DO NOTHING
+RETURNING integration_id, delivery_id
 `
 
-// Queries of the Console's webhook.process and sync.config workers.
-// Taken first in the worker's transaction, so two runs of the same delivery (a rescued job and its
-// original, or a replay) never interleave: the second waits, then sees the status the first wrote.
-func (q *Queries) LockDeliveryForProcessing(ctx context.Context, id string) (Delivery, error) {
-	row := q.db.QueryRow(ctx, lockDeliveryForProcessing, id)
-	var i Delivery
-	err := row.Scan(
-		&i.ID,
-		&i.Provider,
-		&i.DeliveryID,
-		&i.EventType,
-		&i.InstallationID,
-		&i.ProviderResourceID,
-		&i.Status,
-		&i.Payload,
-		&i.Headers,
-		&i.Attempts,
-		&i.LastError,
-		&i.ReceivedAt,
-		&i.ProcessedAt,
+type InsertObservationsParams struct {
+	Ids            []string
+	WorkspaceIds   []string
+	IntegrationIds []string
+	Providers      []string
+	SourceTypes    []string
+	SourceIds      []string
+	Titles         []string
+	Bodies         []string
+	Actors         []string
+	Urls           []string
+	OccurredAts    []time.Time
+	Metadatas      []string
+	DeliveryIds    []string
+}
+
+type InsertObservationsRow struct {
+	IntegrationID *string
+	DeliveryID    *string
+}
+
+// Many observations in one statement; empty body / url / actor strings are stored as NULL. A fact already
+// recorded in its workspace (or twice in this batch) inserts nothing and is absent from the result.
+func (q *Queries) InsertObservations(ctx context.Context, arg InsertObservationsParams) ([]InsertObservationsRow, error) {
+	rows, err := q.db.Query(ctx, insertObservations,
+		arg.Ids,
+		arg.WorkspaceIds,
+		arg.IntegrationIds,
+		arg.Providers,
+		arg.SourceTypes,
+		arg.SourceIds,
+		arg.Titles,
+		arg.Bodies,
+		arg.Actors,
+		arg.Urls,
+		arg.OccurredAts,
+		arg.Metadatas,
+		arg.DeliveryIds,
 	)
-	return i, err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []InsertObservationsRow{}
+	for rows.Next() {
+		var i InsertObservationsRow
+		if err := rows.Scan(&i.IntegrationID, &i.DeliveryID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listActiveIntegrationsForResources = `-- name: ListActiveIntegrationsForResources :many
+SELECT wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_resource_id, wi.resource_name, wi.resource_meta, wi.sync_config, wi.backfill_state, wi.is_active, wi.last_synced_at, wi.last_sync_status, wi.last_sync_error, wi.document_count, wi.connected_by, wi.created_at, wi.updated_at FROM lightfast_workspace_integrations wi
+JOIN (SELECT unnest($1::text[]) AS installation_id, unnest($2::text[]) AS provider_resource_id) AS r
+  ON wi.installation_id = r.installation_id AND wi.provider_resource_id = r.provider_resource_id
+WHERE wi.is_active
+ORDER BY wi.created_at, wi.id
+`
+
+type ListActiveIntegrationsForResourcesParams struct {
+	InstallationIds []string
+	ResourceIds     []string
+}
+
+// The active integrations of several (installation, resource) pairs at once.
+func (q *Queries) ListActiveIntegrationsForResources(ctx context.Context, arg ListActiveIntegrationsForResourcesParams) ([]Integration, error) {
+	rows, err := q.db.Query(ctx, listActiveIntegrationsForResources, arg.InstallationIds, arg.ResourceIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Integration{}
+	for rows.Next() {
+		var i Integration
+		if err := rows.Scan(
+			&i.ID,
+			&i.WorkspaceID,
+			&i.InstallationID,
+			&i.Provider,
+			&i.ProviderResourceID,
+			&i.ResourceName,
+			&i.ResourceMeta,
+			&i.SyncConfig,
+			&i.BackfillState,
+			&i.IsActive,
+			&i.LastSyncedAt,
+			&i.LastSyncStatus,
+			&i.LastSyncError,
+			&i.DocumentCount,
+			&i.ConnectedBy,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockDeliveriesForProcessing = `-- name: LockDeliveriesForProcessing :many
+SELECT id, provider, delivery_id, event_type, installation_id, provider_resource_id, status, payload, headers, attempts, last_error, received_at, processed_at FROM lightfast_gw_webhook_deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
+`
+
+// Taken first in the worker's transaction, so two runs of the same delivery (a rescued job and its
+// original, or a replay) never interleave: the second waits, then sees the status the first wrote. Rows
+// are locked in id order, so two batches that share deliveries queue instead of deadlocking.
+func (q *Queries) LockDeliveriesForProcessing(ctx context.Context, ids []string) ([]Delivery, error) {
+	rows, err := q.db.Query(ctx, lockDeliveriesForProcessing, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Delivery{}
+	for rows.Next() {
+		var i Delivery
+		if err := rows.Scan(
+			&i.ID,
+			&i.Provider,
+			&i.DeliveryID,
+			&i.EventType,
+			&i.InstallationID,
+			&i.ProviderResourceID,
+			&i.Status,
+			&i.Payload,
+			&i.Headers,
+			&i.Attempts,
+			&i.LastError,
+			&i.ReceivedAt,
+			&i.ProcessedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockIntegrations = `-- name: LockIntegrations :exec
+SELECT id FROM lightfast_workspace_integrations WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE
+`
+
+// Taken just before AddIntegrationsDocuments, in id order, so concurrent batches that count documents on
+// the same integrations queue instead of deadlocking. NO KEY UPDATE (what the UPDATE takes anyway) does
+// not conflict with the KEY SHARE locks the observations' foreign keys hold on the same rows.
+func (q *Queries) LockIntegrations(ctx context.Context, ids []string) error {
+	_, err := q.db.Exec(ctx, lockIntegrations, ids)
+	return err
 }
 
 const recordDeliveryFailure = `-- name: RecordDeliveryFailure :exec
+
 UPDATE lightfast_gw_webhook_deliveries
 SET attempts = attempts + 1,
     last_error = $1,
@@ -69,10 +223,28 @@ type RecordDeliveryFailureParams struct {
 	ID        string
 }
 
+// Queries of the Console's webhook.process and sync.config workers.
 // A failed attempt: remembers the error, and on the last attempt moves the delivery to the dead-letter
 // status. A delivery that has meanwhile been processed keeps its status.
 func (q *Queries) RecordDeliveryFailure(ctx context.Context, arg RecordDeliveryFailureParams) error {
 	_, err := q.db.Exec(ctx, recordDeliveryFailure, arg.LastError, arg.Dead, arg.ID)
+	return err
+}
+
+const setDeliveryStatuses = `-- name: SetDeliveryStatuses :exec
+UPDATE lightfast_gw_webhook_deliveries d
+SET status = u.status, last_error = NULL, attempts = d.attempts + 1, processed_at = now()
+FROM (SELECT unnest($1::text[]) AS id, unnest($2::text[]) AS status) AS u
+WHERE d.id = u.id
+`
+
+type SetDeliveryStatusesParams struct {
+	Ids      []string
+	Statuses []string
+}
+
+func (q *Queries) SetDeliveryStatuses(ctx context.Context, arg SetDeliveryStatusesParams) error {
+	_, err := q.db.Exec(ctx, setDeliveryStatuses, arg.Ids, arg.Statuses)
 	return err
 }
 

@@ -66,7 +66,7 @@ func serve(ctx context.Context) error {
 	defer func() { _ = log.Sync() }()
 	platform.LogConfig(log, cfg)
 
-	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "console"})
+	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "console", MaxConns: 24})
 	if err != nil {
 		return err
 	}

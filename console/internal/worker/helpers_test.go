@@ -259,3 +259,40 @@ func fixture(t *testing.T, rel string) []byte {
 	t.Helper()
 	return dbtest.Fixture(t, rel)
 }
+
+// ingestMany writes deliveries and their jobs in one transaction, so River fetches them together.
+func (b *bundle) ingestMany(t *testing.T, ds []delivery) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	require.NoError(t, db.WithTx(ctx, b.pool, func(tx pgx.Tx) error {
+		var params []river.InsertManyParams
+		for _, d := range ds {
+			id := ids.New()
+			if _, err := b.insertDelivery(ctx, dbq.New(tx), id, d); err != nil {
+				return err
+			}
+			out = append(out, id)
+			params = append(params, river.InsertManyParams{Args: jobs.WebhookProcess{DeliveryID: id}})
+		}
+		_, err := b.client.InsertManyTx(ctx, tx, params)
+		return err
+	}))
+	return out
+}
+
+// waitDone waits until no webhook.process job is left to run or retry.
+func (b *bundle) waitDone(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var left int
+		require.NoError(t, b.pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM river_job WHERE kind = 'webhook.process' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&left))
+		if left == 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%d jobs still pending", left)
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -18,18 +18,11 @@ import (
 // SyncReasonPush is jobs.SyncConfig.Reason when a push changed the config file.
 const SyncReasonPush = "push"
 
-// pushConfig handles a GitHub push that touches lightfast.yml / .lightfast.yml on the default branch:
+// pushConfig applies a GitHub push that touches lightfast.yml / .lightfast.yml on the default branch:
 // every active integration of the repository gets its config status from the push (a hint) and a
 // sync.config job that re-reads the repository (the truth), both in tx. It runs whatever the events
 // allow-list says: the config file is about the repository, not about which events become observations.
-func (w *WebhookWorker) pushConfig(ctx context.Context, tx pgx.Tx, q *dbq.Queries, d dbq.Delivery, integrations []dbq.Integration) (bool, error) {
-	change, err := transform.GitHubPushConfigChange(d.Payload)
-	if err != nil {
-		return false, err
-	}
-	if !change.Touched || change.Branch == "" {
-		return false, nil
-	}
+func (w *WebhookWorker) pushConfig(ctx context.Context, tx pgx.Tx, q *dbq.Queries, change transform.PushConfigChange, integrations []dbq.Integration) (bool, error) {
 	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {
 		return false, fmt.Errorf("queue config sync: %w", err)

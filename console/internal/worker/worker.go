@@ -6,6 +6,7 @@ package worker
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -36,14 +37,18 @@ func Register(workers *river.Workers, d Deps) error {
 	return nil
 }
 
-// DefaultWebhookWorkers is how many webhook.process jobs one console process works at once. Each holds a
-// database connection for its transaction, so the pool must be larger.
-const DefaultWebhookWorkers = 16
+// DefaultWebhookWorkers is how many webhook.process jobs one console process holds at once. Workers are
+// goroutines waiting for a group commit (see WebhookWorker), so this far exceeds the pool: at most
+// maxBatches transactions run at a time. River refills free slots once per fetch cooldown, so
+// slots ÷ cooldown also bounds throughput.
+const DefaultWebhookWorkers = 100
 
-// Queues are the River queues these workers run on, with their concurrency.
+// Queues are the River queues these workers run on. The webhooks queue polls often and refills quickly:
+// the lag from receipt to observation is one of its goals, and without LISTEN/NOTIFY (behind a
+// transaction pooler) polling is the only way a new job is noticed.
 func Queues(webhookWorkers int) map[string]river.QueueConfig {
 	return map[string]river.QueueConfig{
-		jobs.QueueWebhooks: {MaxWorkers: webhookWorkers},
+		jobs.QueueWebhooks: {MaxWorkers: webhookWorkers, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond},
 		jobs.QueueSync:     {MaxWorkers: 2},
 	}
 }
