@@ -35,6 +35,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lightfastai/connections/db/dbq"
@@ -93,19 +95,29 @@ func cpuTicks(pid int) int64 {
 	return u + s
 }
 
-// postgresTicks sums the CPU of every process named postgres.
-func postgresTicks() int64 {
-	entries, _ := os.ReadDir("/proc")
+// postgresPids are the Postgres processes that work for this benchmark: the backends connected to its
+// database (the gateway's pool) and the shared WAL writer, checkpointer and background writer. Other
+// databases on the same server (other test suites) are left out.
+func postgresPids(t *testing.T, pool *pgxpool.Pool) []int {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `
+		SELECT pid FROM pg_stat_activity
+		WHERE (datname = current_database() AND pid <> pg_backend_pid())
+		   OR backend_type IN ('walwriter', 'checkpointer', 'background writer')`)
+	require.NoError(t, err)
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	require.NoError(t, err)
+	out := make([]int, len(pids))
+	for i, p := range pids {
+		out[i] = int(p)
+	}
+	return out
+}
+
+func sumTicks(pids []int) int64 {
 	var total int64
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-		if err == nil && strings.TrimSpace(string(comm)) == "postgres" {
-			total += cpuTicks(pid)
-		}
+	for _, p := range pids {
+		total += cpuTicks(p)
 	}
 	return total
 }
@@ -269,7 +281,7 @@ func TestIngestLoad(t *testing.T) {
 		"GATEWAY_API_KEYS": "bench-api-key", "GATEWAY_ADMIN_KEYS": "bench-admin-key",
 		"GITHUB_WEBHOOK_SECRETS": "bench-secret",
 	}
-	for _, name := range []string{"LOG_LEVEL", "WEBHOOK_COMMIT_WRITERS", "WEBHOOK_COMMIT_LINGER"} {
+	for _, name := range []string{"LOG_LEVEL", "GOGC"} {
 		if v := os.Getenv("LOAD_" + name); v != "" {
 			env[name] = v
 		}
@@ -288,14 +300,15 @@ func TestIngestLoad(t *testing.T) {
 	require.Zero(t, warm.errors, "warm-up: connection errors")
 
 	gwPid := p.Pid()
-	gw0, pg0, self0 := cpuTicks(gwPid), postgresTicks(), selfTicks()
+	pgPids := postgresPids(t, pool)
+	gw0, pg0, self0 := cpuTicks(gwPid), sumTicks(pgPids), selfTicks()
 	busy0, total0 := machineBusy()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	res := hammer(ctx, addr, "run-"+hex.EncodeToString(runID), conns, body, sig)
 	cancel()
 	elapsed := time.Since(start)
-	gw1, pg1, self1 := cpuTicks(gwPid), postgresTicks(), selfTicks()
+	gw1, pg1, self1 := cpuTicks(gwPid), sumTicks(pgPids), selfTicks()
 	busy1, total1 := machineBusy()
 
 	accepted := res.statuses[202]

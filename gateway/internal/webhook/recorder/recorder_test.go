@@ -1,15 +1,20 @@
 package recorder_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
@@ -114,11 +119,32 @@ func BenchmarkRecord(b *testing.B) {
 		payload[i] = "abcdefghijklmnopqrstuvwxyz{}\":,"[i*7%31]
 	}
 	var seq atomic.Int64
+	noJob := os.Getenv("BENCH_NO_JOB") != "" // isolates the River insert's share
 	b.SetParallelism(benchEnv("BENCH_PARALLEL", 32))
 	b.ResetTimer()
+	// Open every connection first, so the backends measured are the ones that do the work.
+	conns := make([]*pgxpool.Conn, 0, 4)
+	for range 4 {
+		c, err := pool.Acquire(context.Background())
+		require.NoError(b, err)
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Release()
+	}
+	pids := benchPids(b, pool)
+	pg0, self0 := postgresCPU(pids), selfCPU()
+	defer func() {
+		b.ReportMetric(float64(postgresCPU(pids)-pg0)/float64(b.N)/1e3, "pg-cpu-µs/op")
+		b.ReportMetric(float64(selfCPU()-self0)/float64(b.N)/1e3, "go-cpu-µs/op")
+	}()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := rec.Record(context.Background(), delivery(fmt.Sprintf("b-%d", seq.Add(1)), payload)); err != nil {
+			d := delivery(fmt.Sprintf("b-%d", seq.Add(1)), payload)
+			if noJob {
+				d.Job = nil
+			}
+			if _, err := rec.Record(context.Background(), d); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -130,4 +156,38 @@ func benchEnv(name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// postgresCPU is the CPU time (ns) used so far by the given Postgres processes.
+func postgresCPU(pids []int32) int64 {
+	var ticks int64
+	for _, pid := range pids {
+		raw, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	return ticks * 1e7 // 100 ticks a second
+}
+
+// benchPids are the backends of this benchmark's database plus the shared WAL writer, checkpointer and
+// background writer (other databases on the server belong to other test suites).
+func benchPids(b *testing.B, pool *pgxpool.Pool) []int32 {
+	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity
+		WHERE datname = current_database() OR backend_type IN ('walwriter', 'checkpointer', 'background writer')`)
+	require.NoError(b, err)
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	require.NoError(b, err)
+	return pids
+}
+
+// selfCPU is this process's CPU time (ns).
+func selfCPU() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
