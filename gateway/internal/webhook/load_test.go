@@ -281,7 +281,7 @@ func TestIngestLoad(t *testing.T) {
 		"GATEWAY_API_KEYS": "bench-api-key", "GATEWAY_ADMIN_KEYS": "bench-admin-key",
 		"GITHUB_WEBHOOK_SECRETS": "bench-secret",
 	}
-	for _, name := range []string{"LOG_LEVEL", "GOGC"} {
+	for _, name := range []string{"LOG_LEVEL", "GOGC", "GOMAXPROCS"} {
 		if v := os.Getenv("LOAD_" + name); v != "" {
 			env[name] = v
 		}
