@@ -1,0 +1,667 @@
+//go:build faults || loadtest
+
+package faults_test
+
+// The stack every fault test and pipeline benchmark runs: both real binaries, a fresh database (reached
+// directly, or through a TCP proxy that can cut it off), a private redis-server that can be killed, and
+// GitHub-signed push webhooks sent over plain HTTP. Nothing here imports the gateway's or the console's
+// internals.
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/dbtest"
+	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/testproc"
+	"github.com/lightfastai/connections/db/types"
+)
+
+// Settings both services get. The webhook secret is what GitHub would sign with.
+const (
+	encryptionKeys = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	webhookSecret  = "faults-github-webhook-secret"
+	adminKey       = "faults-admin-key"
+	apiKey         = "faults-api-key"
+	devSecret      = "faults-dev-secret"
+	// rescueAfter is JOB_RESCUE_AFTER for both services: how long a job whose worker was killed stays
+	// "running" before River hands it out again. Short, so a test does not wait out the 60 s default.
+	rescueAfter = "2s"
+)
+
+// tenant is one GitHub installation with one linked repository in its own workspace: a delivery for it
+// becomes exactly one observation.
+type tenant struct {
+	installation   int64  // GitHub's installation id
+	installationID string // gw_installations.id
+	repo           int64
+	integrationID  string
+}
+
+// stackOptions shape a stack.
+type stackOptions struct {
+	// tenants is how many installations deliveries spread over (default 1).
+	tenants int
+	// proxyPostgres puts a cuttable TCP proxy between both services and Postgres.
+	proxyPostgres bool
+	// logLevel for both services (default warn: a burst at info level is mostly access log).
+	logLevel string
+}
+
+// stack is the system under test.
+type stack struct {
+	t       testing.TB
+	dbURL   string        // direct, for the test's own reads
+	pool    *pgxpool.Pool // direct
+	svcDB   string        // what the services use: direct or through pg
+	pg      *tcpProxy     // nil unless proxyPostgres
+	redis   *redisServer
+	tenants []tenant
+	runID   string
+
+	gatewayBin, consoleBin   string
+	gatewayAddr, consoleAddr string
+	gateway, console         *testproc.Process
+	logLevel                 string
+}
+
+func newStack(t testing.TB, o stackOptions) *stack {
+	t.Helper()
+	if o.tenants == 0 {
+		o.tenants = 1
+	}
+	if o.logLevel == "" {
+		o.logLevel = "warn"
+	}
+	s := &stack{t: t, logLevel: o.logLevel, runID: randomHex(t, 6)}
+	// Build both binaries while the database is prepared.
+	var wg sync.WaitGroup
+	wg.Go(func() { s.gatewayBin = testproc.Build(t, "../cmd/gateway") })
+	wg.Go(func() { s.consoleBin = testproc.Build(t, "../../console/cmd/console") })
+	s.dbURL = dbtest.NewDatabaseURL(t)
+	s.pool = dbtest.Pool(t, s.dbURL)
+	s.svcDB = s.dbURL
+	if o.proxyPostgres {
+		u, err := url.Parse(s.dbURL)
+		require.NoError(t, err)
+		s.pg = startProxy(t, u.Host)
+		u.Host = s.pg.addr
+		s.svcDB = u.String()
+	}
+	s.redis = startRedis(t)
+	for range o.tenants {
+		s.tenants = append(s.tenants, s.seedTenant())
+	}
+	wg.Wait()
+	s.gatewayAddr, s.consoleAddr = testproc.FreeAddr(t), testproc.FreeAddr(t)
+	return s
+}
+
+// seedTenant writes what a connect flow and a repository link would have: an active installation, a
+// workspace, an integration allowing pushes, and its routing resource.
+func (s *stack) seedTenant() tenant {
+	t := s.t
+	t.Helper()
+	ctx := context.Background()
+	q := dbq.New(s.pool)
+	n, err := rand.Int(rand.Reader, big.NewInt(1<<40))
+	require.NoError(t, err)
+	tn := tenant{installation: n.Int64() + 1, repo: n.Int64() + 7}
+	org := "org_" + ids.New()
+	inst, err := q.UpsertInstallation(ctx, dbq.UpsertInstallationParams{
+		ID: ids.New(), Provider: types.GitHub, ExternalID: strconv.FormatInt(tn.installation, 10), ConnectedBy: "user_faults", OrgID: org,
+	})
+	require.NoError(t, err)
+	tn.installationID = inst.ID
+	ws, err := q.CreateWorkspace(ctx, dbq.CreateWorkspaceParams{ID: ids.New(), ClerkOrgID: org, Name: "Faults", Slug: "faults"})
+	require.NoError(t, err)
+	repo := strconv.FormatInt(tn.repo, 10)
+	integ, err := q.UpsertIntegration(ctx, dbq.UpsertIntegrationParams{
+		ID: ids.New(), WorkspaceID: ws.ID, InstallationID: inst.ID, Provider: types.GitHub, ProviderResourceID: repo,
+		ResourceName: "acme/widgets", SyncConfig: types.DefaultSyncConfig(types.GitHub),
+	})
+	require.NoError(t, err)
+	tn.integrationID = integ.ID
+	name := "acme/widgets"
+	_, err = q.UpsertResource(ctx, dbq.UpsertResourceParams{ID: ids.New(), InstallationID: inst.ID, ProviderResourceID: repo, ResourceName: &name})
+	require.NoError(t, err)
+	return tn
+}
+
+func (s *stack) gatewayURL() string { return "http://" + s.gatewayAddr }
+func (s *stack) consoleURL() string { return "http://" + s.consoleAddr }
+
+func (s *stack) sharedEnv() map[string]string {
+	return map[string]string{
+		"APP_ENV": "test", "DATABASE_URL": s.svcDB, "REDIS_URL": s.redis.url(), "ENCRYPTION_KEYS": encryptionKeys,
+		"LOG_LEVEL": s.logLevel, "LOG_FORMAT": "json", "JOB_RESCUE_AFTER": rescueAfter,
+	}
+}
+
+// startGateway starts the gateway on its address (the same one after a restart, as behind a load
+// balancer) and waits until it is ready.
+func (s *stack) startGateway() *testproc.Process {
+	s.t.Helper()
+	env := s.sharedEnv()
+	env["GATEWAY_ADDR"] = s.gatewayAddr
+	env["GATEWAY_PUBLIC_URL"] = s.gatewayURL()
+	env["GATEWAY_API_KEYS"] = apiKey
+	env["GATEWAY_ADMIN_KEYS"] = adminKey
+	env["GITHUB_WEBHOOK_SECRETS"] = webhookSecret
+	s.gateway = testproc.Start(s.t, s.gatewayBin, env, "serve")
+	s.gateway.WaitReady(s.t, s.gatewayURL()+"/readyz", 30*time.Second)
+	return s.gateway
+}
+
+// startConsole starts the console and waits until it is ready.
+func (s *stack) startConsole() *testproc.Process {
+	s.t.Helper()
+	env := s.sharedEnv()
+	env["CONSOLE_ADDR"] = s.consoleAddr
+	env["AUTH_DEV_SECRET"] = devSecret
+	s.console = testproc.Start(s.t, s.consoleBin, env, "serve")
+	s.console.WaitReady(s.t, s.consoleURL()+"/readyz", 30*time.Second)
+	return s.console
+}
+
+// kill SIGKILLs p and waits for it to be gone.
+func kill(t testing.TB, p *testproc.Process) {
+	t.Helper()
+	require.NoError(t, p.Kill())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, err := p.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, -1, code, "killed by the signal")
+}
+
+// --- webhooks ---
+
+// pushBody is a GitHub push for a tenant whose head commit is unique to seq: one new fact, so one
+// observation. It names the installation (routing) and the repository (the integration).
+func pushBody(tn tenant, seq int) []byte {
+	return pushBodyWithMessage(tn, seq, "change "+strconv.Itoa(seq))
+}
+
+// pushBodyWithMessage is pushBody with the commit message given.
+func pushBodyWithMessage(tn tenant, seq int, message string) []byte {
+	return fmt.Appendf(nil, `{"ref":"refs/heads/main","before":"%040x","after":"%040x","created":false,"deleted":false,"forced":false,`+
+		`"compare":"https://github.com/acme/widgets/compare/x","repository":{"id":%d,"name":"widgets","full_name":"acme/widgets",`+
+		`"html_url":"https://github.com/acme/widgets","default_branch":"main","owner":{"login":"acme","id":1}},`+
+		`"pusher":{"name":"ada","email":"ada@example.com"},"sender":{"login":"ada","id":2},"installation":{"id":%d},`+
+		`"commits":[{"id":"%040x","message":"%s","timestamp":"2026-01-02T03:04:05Z","url":"https://github.com/acme/widgets/commit/x",`+
+		`"author":{"name":"Ada","email":"ada@example.com","username":"ada"},"added":[],"removed":[],"modified":["README.md"]}],"head_commit":null}`,
+		seq, seq+1, tn.repo, tn.installation, seq+1, message)
+}
+
+func sign(body []byte) string {
+	m := hmac.New(sha256.New, []byte(webhookSecret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// answer is what the gateway said to one delivery attempt.
+type answer struct {
+	status int
+	id     string // the delivery row id of a 202
+	dup    bool   // 200 {"status":"duplicate"}
+	err    error  // transport error: no answer at all
+	sentAt time.Time
+}
+
+func (a answer) ok() bool {
+	return a.err == nil && (a.status == http.StatusAccepted || a.status == http.StatusOK)
+}
+
+// newClient is a keep-alive HTTP client for conns concurrent senders.
+func newClient(conns int) *http.Client {
+	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 30 * time.Second,
+		DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+	}}
+}
+
+// deliver posts delivery seq (provider delivery id runID-seq) for tenant seq % tenants.
+func (s *stack) deliver(client *http.Client, seq int) answer {
+	return s.deliverBody(client, seq, pushBody(s.tenants[seq%len(s.tenants)], seq))
+}
+
+// deliverBody posts body as delivery seq.
+func (s *stack) deliverBody(client *http.Client, seq int, body []byte) answer {
+	a := answer{sentAt: time.Now()}
+	req, err := http.NewRequest(http.MethodPost, s.gatewayURL()+"/webhooks/github", bytes.NewReader(body))
+	if err != nil {
+		a.err = err
+		return a
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "GitHub-Hookshot/faults")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", s.deliveryKey(seq))
+	req.Header.Set("X-Hub-Signature-256", sign(body))
+	resp, err := client.Do(req)
+	if err != nil {
+		a.err = err
+		return a
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	a.status = resp.StatusCode
+	if err != nil {
+		a.err = err
+		return a
+	}
+	var out struct {
+		Status string `json:"status"`
+		ID     string `json:"id"`
+	}
+	_ = json.Unmarshal(raw, &out)
+	a.id, a.dup = out.ID, out.Status == "duplicate"
+	return a
+}
+
+// deliveryKey is the provider's delivery id (X-GitHub-Delivery) of delivery seq in this run.
+func (s *stack) deliveryKey(seq int) string { return s.runID + "-" + strconv.Itoa(seq) }
+
+// burst sends deliveries first..first+n-1 over conns concurrent keep-alive connections and returns each
+// one's last answer. With retry, a delivery that got no 2xx is sent again (as a provider retries) until
+// it does or ctx ends. progress, when not nil, counts 2xx answers as they come.
+func (s *stack) burst(ctx context.Context, first, n, conns int, retry bool, progress *atomic.Int64) []answer {
+	out := make([]answer, n)
+	client := newClient(conns)
+	defer client.CloseIdleConnections()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				for {
+					a := s.deliver(client, first+i)
+					out[i] = a
+					if a.ok() {
+						if progress != nil {
+							progress.Add(1)
+						}
+						break
+					}
+					if !retry || ctx.Err() != nil {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// statuses counts answers by status ("error" for no answer).
+func statuses(answers []answer) map[string]int {
+	out := map[string]int{}
+	for _, a := range answers {
+		switch {
+		case a.err != nil:
+			out["error"]++
+		case a.dup:
+			out["200 duplicate"]++
+		default:
+			out[strconv.Itoa(a.status)]++
+		}
+	}
+	return out
+}
+
+// --- database counts ---
+
+func (s *stack) count(query string, args ...any) int {
+	s.t.Helper()
+	var n int
+	require.NoError(s.t, s.pool.QueryRow(context.Background(), query, args...).Scan(&n))
+	return n
+}
+
+// runCount counts this run's deliveries with a status ("" for any).
+func (s *stack) runCount(status string) int {
+	q := `SELECT count(*) FROM lightfast_gw_webhook_deliveries WHERE delivery_id LIKE $1`
+	if status == "" {
+		return s.count(q, s.runID+"-%")
+	}
+	return s.count(q+` AND status = $2`, s.runID+"-%", status)
+}
+
+// waitFor polls cond every 20 ms until it holds, failing after timeout with msg and what describe says.
+func waitFor(t testing.TB, timeout time.Duration, cond func() bool, describe func() string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("not after %s: %s", timeout, describe())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// requireExactlyOnce proves the pipeline's end state for this run's deliveries: want of them recorded,
+// every one delivered, every one with exactly one observation (none lost, none doubled), every
+// webhook.process job completed, and the integrations' document counts equal to the observations.
+func (s *stack) requireExactlyOnce(want int) {
+	t := s.t
+	t.Helper()
+	like := s.runID + "-%"
+	require.Equal(t, want, s.runCount(""), "deliveries recorded")
+	require.Equal(t, want, s.runCount("delivered"), "deliveries delivered")
+	require.Equal(t, want, s.count(`SELECT count(*) FROM lightfast_workspace_observations o
+		JOIN lightfast_gw_webhook_deliveries d ON d.id = o.delivery_id WHERE d.delivery_id LIKE $1`, like), "observations")
+	require.Zero(t, s.count(`SELECT count(*) FROM lightfast_gw_webhook_deliveries d
+		LEFT JOIN (SELECT delivery_id, count(*) AS n FROM lightfast_workspace_observations GROUP BY 1) o ON o.delivery_id = d.id
+		WHERE d.delivery_id LIKE $1 AND coalesce(o.n, 0) <> 1`, like), "deliveries without exactly one observation")
+	require.Zero(t, s.count(`SELECT count(*) FROM river_job WHERE kind = 'webhook.process' AND state <> 'completed'`), "unfinished jobs")
+	require.Equal(t, s.count(`SELECT count(*) FROM lightfast_workspace_observations`),
+		s.count(`SELECT coalesce(sum(document_count), 0)::int FROM lightfast_workspace_integrations`), "document counts match the observations")
+}
+
+// waitProcessed waits until want of this run's deliveries are delivered.
+func (s *stack) waitProcessed(want int, timeout time.Duration) time.Duration {
+	s.t.Helper()
+	return waitFor(s.t, timeout, func() bool { return s.runCount("delivered") >= want }, func() string {
+		return fmt.Sprintf("%d of %d delivered; statuses %v; jobs %v", s.runCount("delivered"), want, s.deliveryStatuses(), s.jobStates())
+	})
+}
+
+func (s *stack) deliveryStatuses() map[string]int {
+	return s.groupCount(`SELECT status, count(*) FROM lightfast_gw_webhook_deliveries GROUP BY 1`)
+}
+func (s *stack) jobStates() map[string]int {
+	return s.groupCount(`SELECT kind || ':' || state::text, count(*) FROM river_job GROUP BY 1`)
+}
+
+func (s *stack) groupCount(query string) map[string]int {
+	rows, err := s.pool.Query(context.Background(), query)
+	if err != nil {
+		return map[string]int{"error: " + err.Error(): 1}
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if rows.Scan(&k, &n) == nil {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// --- HTTP helpers ---
+
+// adminPost calls an admin endpoint and decodes its JSON answer into out.
+func (s *stack) adminPost(path, body string, out any) int {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.gatewayURL()+path, strings.NewReader(body))
+	require.NoError(s.t, err)
+	req.Header.Set("X-Admin-Key", adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	if out != nil && resp.StatusCode == http.StatusOK {
+		require.NoError(s.t, json.Unmarshal(raw, out), string(raw))
+	}
+	return resp.StatusCode
+}
+
+// status GETs url and returns the status (0 when there is no answer).
+func status(url string) int {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// metric sums the samples of a Prometheus counter whose series line starts with series (name and, when
+// given, the opening of its label set), read from the gateway's /metrics.
+func (s *stack) metric(series string) float64 {
+	s.t.Helper()
+	resp, err := http.Get(s.gatewayURL() + "/metrics")
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	total := 0.0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, series) {
+			continue
+		}
+		if i := strings.LastIndexByte(line, ' '); i > 0 {
+			v, err := strconv.ParseFloat(line[i+1:], 64)
+			if err == nil {
+				total += v
+			}
+		}
+	}
+	return total
+}
+
+func randomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
+// --- a private Redis ---
+
+// redisServer is a redis-server of this test's own on a free loopback port, so killing it touches
+// nobody else's Redis.
+type redisServer struct {
+	t    testing.TB
+	port string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startRedis(t testing.TB) *redisServer {
+	t.Helper()
+	_, port, err := net.SplitHostPort(testproc.FreeAddr(t))
+	require.NoError(t, err)
+	r := &redisServer{t: t, port: port}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *redisServer) url() string { return "redis://127.0.0.1:" + r.port + "/0" }
+
+// start runs redis-server (no persistence: a restart comes back empty, as a crashed cache would).
+func (r *redisServer) start() {
+	r.t.Helper()
+	cmd := exec.Command("redis-server", "--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	require.NoError(r.t, cmd.Start(), "redis-server must be installed")
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	r.mu.Lock()
+	r.cmd, r.done = cmd, done
+	r.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+r.port, 200*time.Millisecond)
+		if err == nil {
+			_, _ = c.Write([]byte("PING\r\n"))
+			buf := make([]byte, 7)
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			n, _ := io.ReadFull(c, buf)
+			c.Close()
+			if n == 7 && string(buf) == "+PONG\r\n" {
+				return
+			}
+		}
+		require.True(r.t, time.Now().Before(deadline), "redis-server did not start on %s", r.port)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stop SIGKILLs the server (a crash, not a shutdown) and waits for it to be gone.
+func (r *redisServer) stop() {
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	r.cmd = nil
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+}
+
+// --- a cuttable Postgres ---
+
+// tcpProxy forwards a loopback port to Postgres. cut closes its listener and every connection through
+// it — to the services, Postgres is gone — and open listens on the same port again.
+type tcpProxy struct {
+	t      testing.TB
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+}
+
+func startProxy(t testing.TB, target string) *tcpProxy {
+	t.Helper()
+	p := &tcpProxy{t: t, addr: testproc.FreeAddr(t), target: target, conns: map[net.Conn]struct{}{}}
+	p.open()
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *tcpProxy) open() {
+	p.t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 { // the port was ours a moment ago; retry briefly if the kernel is slow to free it
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.NoError(p.t, err)
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go p.accept(ln)
+}
+
+func (p *tcpProxy) accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		if !p.track(c, up) {
+			return
+		}
+		go p.pipe(c, up)
+		go p.pipe(up, c)
+	}
+}
+
+// track remembers a pair of connections, unless the proxy was cut meanwhile.
+func (p *tcpProxy) track(conns ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		for _, c := range conns {
+			c.Close()
+		}
+		return false
+	}
+	for _, c := range conns {
+		p.conns[c] = struct{}{}
+	}
+	return true
+}
+
+func (p *tcpProxy) pipe(dst, src net.Conn) {
+	_, _ = io.Copy(dst, src)
+	dst.Close()
+	src.Close()
+	p.mu.Lock()
+	delete(p.conns, dst)
+	delete(p.conns, src)
+	p.mu.Unlock()
+}
+
+// cut makes Postgres unreachable: no listener, every open connection reset.
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // RST, as a crashed server's host would answer
+		}
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// readRSS returns a process's peak resident set size (VmHWM) in KiB, from /proc.
+func readRSS(pid int) (int64, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
