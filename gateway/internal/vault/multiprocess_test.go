@@ -24,7 +24,9 @@ import (
 
 // Three real gateway processes share one database. 150 concurrent token requests for one installation
 // whose token has expired, spread over the three, cause exactly one refresh at the provider; every
-// caller gets the same new token, and the rotated refresh token is the one stored.
+// caller gets the same new token, and the rotated refresh token is the one stored. Each later expiry
+// costs exactly one more refresh, under concurrent reads again. (The fault suite's "three replicas, one
+// refresh per expiry" case: make faults runs it.)
 func TestRefreshIsSingleFlightAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -62,44 +64,51 @@ func TestRefreshIsSingleFlightAcrossProcesses(t *testing.T) {
 	sim.ResetCalls()
 	sim.DelayNext(providersim.KeyLinearRefresh, 300*time.Millisecond, 1)
 
-	const requests = 150
-	type answer struct {
-		status int
-		token  string
-		err    error
-	}
-	answers := make([]answer, requests)
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range requests {
-		wg.Go(func() {
-			<-start
-			req, _ := http.NewRequest(http.MethodGet, urls[i%len(urls)]+"/connections/"+id+"/token", nil)
-			req.Header.Set("X-API-Key", gatewaytest.APIKey)
-			resp, err := client.Do(req)
-			if err != nil {
-				answers[i].err = err
-				return
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			var a tokenAnswer
-			_ = json.Unmarshal(body, &a)
-			answers[i] = answer{status: resp.StatusCode, token: a.AccessToken}
-		})
-	}
-	close(start)
-	wg.Wait()
+	// concurrentReads sends 150 simultaneous token requests spread over the replicas, requires every one
+	// to succeed with the same token, and returns it.
+	concurrentReads := func() string {
+		t.Helper()
+		const requests = 150
+		type answer struct {
+			status int
+			token  string
+			err    error
+		}
+		answers := make([]answer, requests)
+		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range requests {
+			wg.Go(func() {
+				<-start
+				req, _ := http.NewRequest(http.MethodGet, urls[i%len(urls)]+"/connections/"+id+"/token", nil)
+				req.Header.Set("X-API-Key", gatewaytest.APIKey)
+				resp, err := client.Do(req)
+				if err != nil {
+					answers[i].err = err
+					return
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				var a tokenAnswer
+				_ = json.Unmarshal(body, &a)
+				answers[i] = answer{status: resp.StatusCode, token: a.AccessToken}
+			})
+		}
+		close(start)
+		wg.Wait()
 
-	for i, a := range answers {
-		require.NoError(t, a.err, "request %d", i)
-		require.Equal(t, http.StatusOK, a.status, "request %d", i)
-		require.NotEmpty(t, a.token)
-		require.Equal(t, answers[0].token, a.token, "request %d got another token", i)
+		for i, a := range answers {
+			require.NoError(t, a.err, "request %d", i)
+			require.Equal(t, http.StatusOK, a.status, "request %d", i)
+			require.NotEmpty(t, a.token)
+			require.Equal(t, answers[0].token, a.token, "request %d got another token", i)
+		}
+		return answers[0].token
 	}
+	shared := concurrentReads()
 	require.Equal(t, 1, sim.Calls(providersim.KeyLinearRefresh), "exactly one refresh at the provider")
-	require.True(t, linearViewerWorks(t, g, answers[0].token), "the shared token is the provider's new one")
+	require.True(t, linearViewerWorks(t, g, shared), "the shared token is the provider's new one")
 
 	after, err := dbq.New(pool).GetTokenByInstallation(ctx, id)
 	require.NoError(t, err)
@@ -108,7 +117,7 @@ func TestRefreshIsSingleFlightAcrossProcesses(t *testing.T) {
 	oldRefresh := decrypt(t, kr, before)
 	newRefresh := decrypt(t, kr, after)
 	require.NotEqual(t, oldRefresh, newRefresh, "the rotated refresh token is stored")
-	g.Seen.Add(answers[0].token, oldRefresh, newRefresh)
+	g.Seen.Add(shared, oldRefresh, newRefresh)
 
 	// The stored refresh token is the live one: the next refresh, through another replica, works. (Wait
 	// out the replicas' token cache first: the expiry is moved behind their backs.)
@@ -118,6 +127,17 @@ func TestRefreshIsSingleFlightAcrossProcesses(t *testing.T) {
 	resp, body := gatewaytest.Req(t, http.MethodGet, urls[2]+"/connections/"+id+"/token", gatewaytest.APIKey)
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	require.Equal(t, 2, sim.Calls(providersim.KeyLinearRefresh))
+
+	// A third expiry under concurrent reads again: again exactly one more refresh.
+	time.Sleep(vault.DefaultCacheTTL + 100*time.Millisecond)
+	_, err = pool.Exec(ctx, `UPDATE lightfast_gw_tokens SET expires_at = now() - interval '1 minute' WHERE installation_id = $1`, id)
+	require.NoError(t, err)
+	sim.ExpireTokens(providersim.ProviderLinear)
+	sim.DelayNext(providersim.KeyLinearRefresh, 300*time.Millisecond, 1)
+	third := concurrentReads()
+	require.NotEqual(t, shared, third)
+	require.Equal(t, 3, sim.Calls(providersim.KeyLinearRefresh), "one refresh per expiry")
+	g.Seen.Add(third)
 
 	// No process logged a secret, at debug level.
 	for _, p := range procs {
