@@ -164,7 +164,7 @@ func hammer(ctx context.Context, addr, runID string, conns int, body []byte, sig
 			errs := 0
 			var conn net.Conn
 			var br *bufio.Reader
-			var bw *bufio.Writer
+			req := make([]byte, 0, len(prefix)+len(body)+64)
 			for seq := 0; ctx.Err() == nil; seq++ {
 				if conn == nil {
 					var err error
@@ -173,18 +173,19 @@ func hammer(ctx context.Context, addr, runID string, conns int, body []byte, sig
 						time.Sleep(10 * time.Millisecond)
 						continue
 					}
-					br, bw = bufio.NewReaderSize(conn, 4096), bufio.NewWriterSize(conn, 8192)
+					br = bufio.NewReaderSize(conn, 4096)
 				}
 				t0 := time.Now()
-				bw.WriteString(prefix)
-				bw.WriteString(runID)
-				bw.WriteByte('-')
-				bw.WriteString(strconv.Itoa(c))
-				bw.WriteByte('-')
-				bw.WriteString(strconv.Itoa(seq))
-				bw.WriteString("\r\n\r\n")
-				bw.Write(body)
-				status, keep, err := readResponse(br, bw.Flush())
+				req = append(req[:0], prefix...)
+				req = append(req, runID...)
+				req = append(req, '-')
+				req = strconv.AppendInt(req, int64(c), 10)
+				req = append(req, '-')
+				req = strconv.AppendInt(req, int64(seq), 10)
+				req = append(req, "\r\n\r\n"...)
+				req = append(req, body...)
+				_, werr := conn.Write(req)
+				status, keep, err := readResponse(br, werr)
 				if err != nil {
 					errs++
 					conn.Close()
@@ -215,9 +216,9 @@ func hammer(ctx context.Context, addr, runID string, conns int, body []byte, sig
 }
 
 // readResponse reads one response: status, whether the connection stays open.
-func readResponse(br *bufio.Reader, flushErr error) (int, bool, error) {
-	if flushErr != nil {
-		return 0, false, flushErr
+func readResponse(br *bufio.Reader, writeErr error) (int, bool, error) {
+	if writeErr != nil {
+		return 0, false, writeErr
 	}
 	line, err := br.ReadSlice('\n')
 	if err != nil {

@@ -53,7 +53,6 @@ type options struct {
 	redis    rueidis.Client // default: the test Redis
 	prefix   string
 	now      func() time.Time
-	maxConns int32
 	localTTL time.Duration // in-process route cache; default off
 }
 
