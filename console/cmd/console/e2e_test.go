@@ -44,6 +44,8 @@ const (
 // fixtures linked to a workspace.
 type system struct {
 	pool         *pgxpool.Pool
+	gatewayPid   int
+	consolePid   int
 	gatewayURL   string
 	consoleURL   string
 	installation int64 // GitHub's installation id
@@ -96,6 +98,7 @@ func startSystem(t testing.TB, consoleEnv map[string]string) *system {
 	cp := testproc.Start(t, testproc.Build(t, "."), co, "serve")
 	gp.WaitReady(t, s.gatewayURL+"/readyz", 30*time.Second)
 	cp.WaitReady(t, s.consoleURL+"/readyz", 30*time.Second)
+	s.gatewayPid, s.consolePid = gp.Pid(), cp.Pid()
 	return s
 }
 

@@ -1,10 +1,16 @@
 package transform
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // ConfigFiles are the repository config files the platform looks for, in order of preference, at the
 // root of the default branch.
 var ConfigFiles = []string{"lightfast.yml", ".lightfast.yml"}
+
+// configFileMarker is in every config file name.
+var configFileMarker = []byte("lightfast.yml")
 
 // PushConfigChange says what a GitHub push did to the repository's config file.
 type PushConfigChange struct {
@@ -22,8 +28,13 @@ type PushConfigChange struct {
 }
 
 // GitHubPushConfigChange reads the config-file changes in a push payload. It is separate from Transform
-// because it drives sync_config rather than an observation.
+// because it drives sync_config rather than an observation. A payload that does not mention
+// "lightfast.yml" at all (nearly every push) is answered without decoding it: GitHub's JSON writes file
+// paths literally, and this check runs on every push delivery.
 func GitHubPushConfigChange(payload []byte) (PushConfigChange, error) {
+	if !bytes.Contains(payload, configFileMarker) {
+		return PushConfigChange{}, nil
+	}
 	var p ghPush
 	if err := decode(payload, &p); err != nil {
 		return PushConfigChange{}, err

@@ -493,6 +493,11 @@ func TestGitHubPushConfigChange(t *testing.T) {
 	}
 	c, err := transform.GitHubPushConfigChange(base)
 	require.NoError(t, err)
+	require.False(t, c.Touched)
+
+	// A commit touching README.md only: decoded (the name appears), nothing touched.
+	c, err = transform.GitHubPushConfigChange(withCommits(map[string]any{"modified": []string{"README.md"}, "message": "see lightfast.yml"}))
+	require.NoError(t, err)
 	require.Equal(t, transform.PushConfigChange{RepoID: 186853002, Branch: "master", DefaultBranch: "master"}, c)
 
 	c, err = transform.GitHubPushConfigChange(withCommits(
@@ -521,7 +526,7 @@ func TestGitHubPushConfigChange(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, c.Branch, "a tag is not a branch")
 
-	_, err = transform.GitHubPushConfigChange([]byte(`{`))
+	_, err = transform.GitHubPushConfigChange([]byte(`{"commits": [{"added": ["lightfast.yml"]`))
 	require.ErrorIs(t, err, transform.ErrInvalidPayload)
 }
 
