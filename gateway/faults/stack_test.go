@@ -232,6 +232,7 @@ type answer struct {
 	dup    bool   // 200 {"status":"duplicate"}
 	err    error  // transport error: no answer at all
 	sentAt time.Time
+	took   time.Duration // from the send to the whole answer
 }
 
 func (a answer) ok() bool {
@@ -272,6 +273,7 @@ func (s *stack) deliverBody(client *http.Client, seq int, body []byte) answer {
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	a.status = resp.StatusCode
+	a.took = time.Since(a.sentAt)
 	if err != nil {
 		a.err = err
 		return a
