@@ -147,7 +147,7 @@ func TestSyncConfigCancelsWithoutAUsableConnection(t *testing.T) {
 	require.ErrorAs(t, s.run(t, "no-such-integration"), &cancel)
 }
 
-func TestSyncConfigSkipsInactiveAndOtherProviders(t *testing.T) {
+func TestSyncConfigSkipsInactiveIntegrations(t *testing.T) {
 	t.Parallel()
 	s := setupSync(t)
 	inst, repos := s.sim.GitHub(t, 1)
