@@ -106,6 +106,9 @@ func TestFailedBatchFailsEveryRequestAndStopRefuses(t *testing.T) {
 }
 
 // BenchmarkRecord measures the database side of ingest alone: parallel Record calls with 4 KB payloads.
+// It reports the Go CPU (this process) and Postgres CPU (this database's backends plus the WAL writer,
+// checkpointer and background writer) per delivery. Knobs: BENCH_WRITERS, BENCH_LINGER_US,
+// BENCH_PARALLEL, BENCH_PAYLOAD_BYTES, BENCH_NO_JOB=1 (rows without River jobs, to see the jobs' share).
 //
 //	go test -run '^$' -bench Record -benchtime 20000x ./internal/webhook/recorder/
 func BenchmarkRecord(b *testing.B) {
