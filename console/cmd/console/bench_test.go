@@ -97,6 +97,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		p := testproc.Start(b, bin, env, "serve")
+		pg0 := pgTicks(b, pool)
 		deadline := start.Add(5 * time.Minute)
 		for countRows(b, pool, `SELECT count(*) FROM lightfast_workspace_observations`) < n {
 			if time.Now().After(deadline) {
@@ -106,9 +107,13 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		}
 		elapsed := time.Since(start)
 		b.StopTimer()
+		console, pg := cpuTicks(p.Pid()), pg0.since(b, pool)
 		_ = p.Kill()
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "obs/s")
 		b.ReportMetric(elapsed.Seconds(), "s/drain")
+		// CPU per observation: what the drain would cost on an otherwise idle machine.
+		b.ReportMetric(float64(console)*1e4/float64(n), "console-µs/obs")
+		b.ReportMetric(float64(pg)*1e4/float64(n), "postgres-µs/obs")
 		b.StartTimer()
 	}
 }

@@ -16,73 +16,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lightfastai/connections/db/ids"
 )
-
-// cpuTicks returns utime+stime (clock ticks of 10 ms) of a process.
-func cpuTicks(pid int) int64 {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces) start after the last ')'.
-	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
-	u, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return u + st
-}
-
-func sumTicks(pids []int) int64 {
-	var n int64
-	for _, p := range pids {
-		n += cpuTicks(p)
-	}
-	return n
-}
-
-// postgresPids are the backends of this test's database plus the shared WAL writer, checkpointer and
-// background writer; other databases on the server (other suites) are left out.
-func postgresPids(t *testing.T, s *system) []int {
-	t.Helper()
-	rows, err := s.pool.Query(context.Background(), `
-		SELECT pid FROM pg_stat_activity
-		WHERE (datname = current_database() AND pid <> pg_backend_pid())
-		   OR backend_type IN ('walwriter', 'checkpointer', 'background writer')`)
-	require.NoError(t, err)
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	require.NoError(t, err)
-	out := make([]int, len(pids))
-	for i, p := range pids {
-		out[i] = int(p)
-	}
-	return out
-}
-
-// machineTicks returns busy and total ticks of all CPUs.
-func machineTicks() (busy, total int64) {
-	raw, _ := os.ReadFile("/proc/stat")
-	line, _, _ := strings.Cut(string(raw), "\n")
-	for i, f := range strings.Fields(line)[1:] {
-		v, _ := strconv.ParseInt(f, 10, 64)
-		total += v
-		if i != 3 && i != 4 { // idle, iowait
-			busy += v
-		}
-	}
-	return busy, total
-}
 
 func TestWebhooksToObservationsLoad(t *testing.T) {
 	rate := envInt("LOAD_RATE", 1000)
@@ -120,8 +62,8 @@ func TestWebhooksToObservationsLoad(t *testing.T) {
 			mu.Unlock()
 		})
 	}
-	pgPids := postgresPids(t, s)
-	gw0, co0, pg0 := cpuTicks(s.gatewayPid), cpuTicks(s.consolePid), sumTicks(pgPids)
+	pg0 := pgTicks(t, s.pool)
+	gw0, co0 := cpuTicks(s.gatewayPid), cpuTicks(s.consolePid)
 	busy0, all0 := machineTicks()
 	start := time.Now()
 	interval := time.Second / time.Duration(rate)
@@ -146,7 +88,7 @@ func TestWebhooksToObservationsLoad(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	drained := time.Since(start)
-	gw1, co1, pg1 := cpuTicks(s.gatewayPid), cpuTicks(s.consolePid), sumTicks(pgPids)
+	gw1, co1, pgSpent := cpuTicks(s.gatewayPid), cpuTicks(s.consolePid), pg0.since(t, s.pool)
 	busy1, all1 := machineTicks()
 
 	var observations, distinct int
@@ -172,5 +114,5 @@ func TestWebhooksToObservationsLoad(t *testing.T) {
 	fmt.Printf("webhooks→observations gateway answer time: median %s, 99th percentile %s\n", ms(pct(.5).Seconds()), ms(pct(.99).Seconds()))
 	per := func(ticks int64) string { return fmt.Sprintf("%.0fµs", float64(ticks)*1e4/float64(total)) }
 	fmt.Printf("webhooks→observations CPU per delivery: gateway %s, console %s, postgres %s, whole machine %s (%.0f%% busy)\n",
-		per(gw1-gw0), per(co1-co0), per(pg1-pg0), per(busy1-busy0), 100*float64(busy1-busy0)/float64(all1-all0))
+		per(gw1-gw0), per(co1-co0), per(pgSpent), per(busy1-busy0), 100*float64(busy1-busy0)/float64(all1-all0))
 }
