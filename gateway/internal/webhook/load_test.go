@@ -23,8 +23,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -326,6 +328,24 @@ func TestIngestLoad(t *testing.T) {
 		conns, duration, len(body), accepted, float64(accepted)/elapsed.Seconds(), ms(pct(.50)), ms(pct(.90)), ms(pct(.99)), ms(res.latencies[len(res.latencies)-1]))
 	fmt.Printf("webhook ingest CPU per accepted request: gateway %s, postgres %s, load generator %s, whole machine %s (%.0f%% of %.0f cores busy)\n",
 		perReq(gw1-gw0), perReq(pg1-pg0), perReq(self1-self0), perReq(busy1-busy0), 100*float64(busy1-busy0)/float64(total1-total0), cores)
+
+	// How large the group commits were (the gateway's own histogram, warm-up included).
+	if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var sum, count float64
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "gateway_webhook_commit_batch_size_sum "); ok {
+				sum, _ = strconv.ParseFloat(v, 64)
+			}
+			if v, ok := strings.CutPrefix(line, "gateway_webhook_commit_batch_size_count "); ok {
+				count, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if count > 0 {
+			fmt.Printf("webhook ingest group commit: %.0f transactions, %.1f deliveries per transaction on average\n", count, sum/count)
+		}
+	}
 
 	// Every 202 was a committed row with its job: count them for this run.
 	var rows, jobs int
