@@ -100,11 +100,6 @@ if want drain; then
 fi
 
 if want lag; then
-	section "webhook → observation lag: both real binaries, one fresh database, 1,000 signed GitHub pushes/s for 60 s, open loop, each a distinct fact (goal p99 ≤ 250 ms)"
-	(cd console && go test -tags loadtest -count=1 -timeout 15m -run 'TestWebhooksToObservationsLoad' -v ./cmd/console/) | figures lag '^webhooks→observations'
-fi
-
-if want lag; then
 	section "webhook → observation lag: both real binaries, 1,000 signed pushes/s sustained for 60 s, open loop (goal p99 ≤ 250 ms)"
 	lagout=$(mktemp)
 	(cd console && go test -tags loadtest -count=1 -timeout 15m -run 'TestWebhooksToObservationsLoad' -v ./cmd/console/) > "$lagout"
