@@ -114,3 +114,28 @@ func TestCrashInABatchRollsBackEveryDeliveryOfIt(t *testing.T) {
 	require.Positive(t, retried, "the crashed batch's deliveries were retried")
 	require.InDelta(t, float64(retried), b.counter(t, "github", "push", worker.OutcomeFailed), 0)
 }
+
+func TestPanicInABatchFailsItsJobsWithoutStrandingAnyone(t *testing.T) {
+	t.Parallel()
+	var panicked atomic.Bool
+	b := setup(t, func(context.Context) error {
+		if panicked.CompareAndSwap(false, true) {
+			panic("boom")
+		}
+		return nil
+	})
+	tn := b.tenant(t, types.GitHub)
+	b.integrate(t, tn, tn.workspace, types.GitHub, "31", nil, nil)
+	var ds []delivery
+	for _, p := range pushes(t, "31", 40, 0) {
+		ds = append(ds, delivery{provider: types.GitHub, event: "push", installation: tn.installation, resource: "31", payload: p})
+	}
+	deliveryIDs := b.ingestMany(t, ds)
+	b.waitDone(t) // fails if a job waited forever on a batch that panicked
+
+	require.True(t, panicked.Load())
+	require.Equal(t, 40, b.countObservations(t))
+	for _, id := range deliveryIDs {
+		require.Equal(t, worker.StatusDelivered, b.delivery(t, id).Status)
+	}
+}

@@ -157,22 +157,29 @@ func (w *WebhookWorker) take() []*request {
 	return batch
 }
 
-// run writes one batch in one transaction and releases its requests.
+// run writes one batch in one transaction and releases its requests, whatever happens: the other jobs
+// of the batch are waiting on them, even when this one panics.
 func (w *WebhookWorker) run(ctx context.Context, reqs []*request) {
+	var err error
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+		for _, r := range reqs {
+			if err != nil && r.err == nil {
+				r.err = err
+			}
+			close(r.done)
+		}
+	}()
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 	defer cancel()
-	err := db.WithTx(bctx, w.pool, func(tx pgx.Tx) error {
+	err = db.WithTx(bctx, w.pool, func(tx pgx.Tx) error {
 		for _, r := range reqs {
 			r.res, r.err = result{}, nil
 		}
 		return w.batch(bctx, tx, reqs)
 	})
-	for _, r := range reqs {
-		if err != nil && r.err == nil {
-			r.err = err
-		}
-		close(r.done)
-	}
 }
 
 // item is a delivery of the batch with the work planned for it.
