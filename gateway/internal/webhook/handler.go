@@ -135,6 +135,9 @@ func (h *Handler) Mount(e *echo.Echo) {
 
 var errTooLarge = errors.New("body too large")
 
+// recordTimeout bounds the work after the body is read (secret lookup, routing, the commit).
+const recordTimeout = 15 * time.Second
+
 func (h *Handler) receive(c echo.Context) error {
 	name := c.Param("provider")
 	provider, err := types.ParseProvider(name)
@@ -154,7 +157,11 @@ func (h *Handler) receive(c echo.Context) error {
 		return platform.Errorf(http.StatusBadRequest, "unreadable_body", "could not read the request body")
 	}
 
-	ctx := c.Request().Context()
+	// The body is in: from here on the delivery is recorded even if the sender hangs up, so a provider
+	// that timed out and will retry finds it already there (200 duplicate). The bound keeps a stuck
+	// database from holding the request forever.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), recordTimeout)
+	defer cancel()
 	req := verify.Request{Header: c.Request().Header, Body: body, Now: h.now()}
 	if err := v.Verify(ctx, req); err != nil {
 		return h.reject(name, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -379,4 +380,44 @@ func TestLocalRouteCacheExpires(t *testing.T) {
 		_, resp := b.post(t, "github", body, githubHeaders("gh-new", "push", "l-"+strconv.FormatInt(time.Now().UnixNano(), 10), body))
 		return resp.Status == "unrouted"
 	}, 5*time.Second, 50*time.Millisecond, "routing follows the database within the in-process TTL")
+}
+
+// A sender that hangs up right after sending still has its delivery recorded, row and job together: the
+// work after the body is read runs on a context the disconnect does not cancel.
+func TestSenderHangingUpStillGetsRecorded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{})
+	body := fixture(t, "push/with-installation.payload.json")
+	const n = 20
+	for i := range n {
+		h := githubHeaders("gh-new", "push", fmt.Sprintf("hangup-%d", i), body)
+		conn, err := net.Dial("tcp", strings.TrimPrefix(b.url, "http://"))
+		require.NoError(t, err)
+		var req strings.Builder
+		fmt.Fprintf(&req, "POST /webhooks/github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", len(body))
+		for k, v := range h {
+			fmt.Fprintf(&req, "%s: %s\r\n", k, v[0])
+		}
+		req.WriteString("\r\n")
+		_, err = conn.Write(append([]byte(req.String()), body...))
+		require.NoError(t, err)
+		require.NoError(t, conn.Close()) // gone before any answer
+	}
+	// Once the body is read the delivery is recorded whatever the sender does; wait for them to settle.
+	count := func() (rows, withJob int) {
+		require.NoError(t, b.pool.QueryRow(context.Background(), `
+			SELECT count(*), count(j.id) FROM lightfast_gw_webhook_deliveries d
+			LEFT JOIN river_job j ON j.args->>'deliveryId' = d.id WHERE d.delivery_id LIKE 'hangup-%'`).Scan(&rows, &withJob))
+		return rows, withJob
+	}
+	last := -1
+	require.Eventually(t, func() bool {
+		rows, _ := count()
+		settled := rows == last
+		last = rows
+		return settled
+	}, 10*time.Second, 200*time.Millisecond)
+	rows, withJob := count()
+	require.Equal(t, n, rows, "every fully received delivery is recorded")
+	require.Equal(t, rows, withJob, "every recorded delivery has its job")
 }
