@@ -38,8 +38,12 @@ func TestConsoleKilledDuringBurst(t *testing.T) {
 	start := time.Now()
 	go func() { done <- s.burst(ctx, 0, n, 16, false, nil) }()
 
-	// Kill once the console is well into the work and the burst is still going.
-	waitFor(t, 2*time.Minute, func() bool { return s.runCount("delivered") >= n/5 }, func() string {
+	// Kill once the console is well into the work, the burst still going and jobs in flight (a killed
+	// worker's jobs stay "running" until they are rescued, so they are counted after the kill).
+	waitFor(t, 2*time.Minute, func() bool {
+		return s.runCount("delivered") >= n/5 &&
+			s.count(`SELECT count(*) FROM river_job WHERE kind = 'webhook.process' AND state = 'running'`) > 0
+	}, func() string {
 		return fmt.Sprintf("console made no progress: %v", s.deliveryStatuses())
 	})
 	kill(t, console)

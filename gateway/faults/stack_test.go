@@ -393,10 +393,17 @@ func (s *stack) requireExactlyOnce(want int) {
 		s.count(`SELECT coalesce(sum(document_count), 0)::int FROM lightfast_workspace_integrations`), "document counts match the observations")
 }
 
-// waitProcessed waits until want of this run's deliveries are delivered.
+// waitProcessed waits until want of this run's deliveries are delivered. A webhook.process job discarded
+// while its delivery is not dead-lettered is a lost delivery: that fails at once.
 func (s *stack) waitProcessed(want int, timeout time.Duration) time.Duration {
 	s.t.Helper()
-	return waitFor(s.t, timeout, func() bool { return s.runCount("delivered") >= want }, func() string {
+	return waitFor(s.t, timeout, func() bool {
+		if lost := s.count(`SELECT count(*) FROM river_job j JOIN lightfast_gw_webhook_deliveries d ON d.id = j.args->>'deliveryId'
+			WHERE j.kind = 'webhook.process' AND j.state = 'discarded' AND d.status <> 'dlq'`); lost > 0 {
+			s.t.Fatalf("%d webhook.process jobs were discarded without their delivery dead-lettered: lost; jobs %v", lost, s.jobStates())
+		}
+		return s.runCount("delivered") >= want
+	}, func() string {
 		return fmt.Sprintf("%d of %d delivered; statuses %v; jobs %v", s.runCount("delivered"), want, s.deliveryStatuses(), s.jobStates())
 	})
 }
