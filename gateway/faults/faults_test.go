@@ -12,8 +12,12 @@ package faults_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -305,4 +309,68 @@ func TestPoisonDeliveryGoesToDLQThenReplaysOnce(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, 1, s.count(`SELECT count(*) FROM river_job WHERE args->>'deliveryId' = $1`, poison.id), "no second job")
 	s.requireExactlyOnce(501)
+}
+
+// kill SIGKILLs p and waits for it to be gone.
+func kill(t testing.TB, p *testproc.Process) {
+	t.Helper()
+	require.NoError(t, p.Kill())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, err := p.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, -1, code, "killed by the signal")
+}
+
+// adminPost calls an admin endpoint and decodes its JSON answer into out.
+func (s *stack) adminPost(path, body string, out any) int {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.gatewayURL()+path, strings.NewReader(body))
+	require.NoError(s.t, err)
+	req.Header.Set("X-Admin-Key", adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	if out != nil && resp.StatusCode == http.StatusOK {
+		require.NoError(s.t, json.Unmarshal(raw, out), string(raw))
+	}
+	return resp.StatusCode
+}
+
+// status GETs url and returns the status (0 when there is no answer).
+func status(url string) int {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// metric sums the samples of a Prometheus counter whose series line starts with series (name and, when
+// given, the opening of its label set), read from the gateway's /metrics.
+func (s *stack) metric(series string) float64 {
+	s.t.Helper()
+	resp, err := http.Get(s.gatewayURL() + "/metrics")
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	total := 0.0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, series) {
+			continue
+		}
+		if i := strings.LastIndexByte(line, ' '); i > 0 {
+			v, err := strconv.ParseFloat(line[i+1:], 64)
+			if err == nil {
+				total += v
+			}
+		}
+	}
+	return total
 }

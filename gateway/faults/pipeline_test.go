@@ -20,10 +20,12 @@ package faults_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,4 +125,18 @@ func TestPipelineBacklog(t *testing.T) {
 	fmt.Printf("BENCH pipeline.ingest_accepted_per_s %.0f req/s\n", float64(n)/ingest.Seconds())
 	fmt.Printf("BENCH memory.gateway_peak_mib %.1f MiB\n", mib(gatewayPeak))
 	fmt.Printf("BENCH memory.console_peak_mib %.1f MiB\n", mib(consolePeak))
+}
+
+// readRSS returns a process's peak resident set size (VmHWM) in KiB, from /proc.
+func readRSS(pid int) (int64, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
 }

@@ -15,17 +15,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -187,17 +184,6 @@ func (s *stack) startConsole() *testproc.Process {
 	s.console = testproc.Start(s.t, s.consoleBin, env, "serve")
 	s.console.WaitReady(s.t, s.consoleURL()+"/readyz", 30*time.Second)
 	return s.console
-}
-
-// kill SIGKILLs p and waits for it to be gone.
-func kill(t testing.TB, p *testproc.Process) {
-	t.Helper()
-	require.NoError(t, p.Kill())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	code, err := p.Wait(ctx)
-	require.NoError(t, err)
-	require.Equal(t, -1, code, "killed by the signal")
 }
 
 // --- webhooks ---
@@ -434,59 +420,6 @@ func (s *stack) groupCount(query string) map[string]int {
 
 // --- HTTP helpers ---
 
-// adminPost calls an admin endpoint and decodes its JSON answer into out.
-func (s *stack) adminPost(path, body string, out any) int {
-	s.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.gatewayURL()+path, strings.NewReader(body))
-	require.NoError(s.t, err)
-	req.Header.Set("X-Admin-Key", adminKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(s.t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(s.t, err)
-	if out != nil && resp.StatusCode == http.StatusOK {
-		require.NoError(s.t, json.Unmarshal(raw, out), string(raw))
-	}
-	return resp.StatusCode
-}
-
-// status GETs url and returns the status (0 when there is no answer).
-func status(url string) int {
-	c := &http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-// metric sums the samples of a Prometheus counter whose series line starts with series (name and, when
-// given, the opening of its label set), read from the gateway's /metrics.
-func (s *stack) metric(series string) float64 {
-	s.t.Helper()
-	resp, err := http.Get(s.gatewayURL() + "/metrics")
-	require.NoError(s.t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(s.t, err)
-	total := 0.0
-	for _, line := range strings.Split(string(raw), "\n") {
-		if !strings.HasPrefix(line, series) {
-			continue
-		}
-		if i := strings.LastIndexByte(line, ' '); i > 0 {
-			v, err := strconv.ParseFloat(line[i+1:], 64)
-			if err == nil {
-				total += v
-			}
-		}
-	}
-	return total
-}
-
 func randomHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
@@ -659,18 +592,4 @@ func (p *tcpProxy) cut() {
 		c.Close()
 		delete(p.conns, c)
 	}
-}
-
-// readRSS returns a process's peak resident set size (VmHWM) in KiB, from /proc.
-func readRSS(pid int) (int64, error) {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc status")
 }
