@@ -20,6 +20,8 @@ export TEST_DATABASE_URL TEST_REDIS_URL
 REPORT=${BENCH_REPORT:-BENCHMARKS.md}
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
+# Other work on the machine distorts every figure; the report states the load around the run.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # want NAME: whether section NAME runs.
 want() { [[ -z "${BENCH_SECTIONS:-}" || " $BENCH_SECTIONS " == *" $1 "* ]]; }
@@ -165,6 +167,7 @@ redis_version=$(redis-cli -u "$TEST_REDIS_URL" INFO server 2>/dev/null | tr -d '
 	echo "| Go | $(go version | awk '{ print $3 }') |"
 	echo "| Postgres | ${pg_version:-unknown} |"
 	echo "| Redis | ${redis_version:-unknown} |"
+	echo "| load average (1, 5, 15 min) before / after the run | $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg) |"
 	echo
 	echo "## Figures and goals"
 	echo
