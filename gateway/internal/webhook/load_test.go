@@ -333,7 +333,7 @@ func TestIngestLoad(t *testing.T) {
 	if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
 		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var sum, count float64
+		var sum, count, seconds float64
 		for _, line := range strings.Split(string(raw), "\n") {
 			if v, ok := strings.CutPrefix(line, "gateway_webhook_commit_batch_size_sum "); ok {
 				sum, _ = strconv.ParseFloat(v, 64)
@@ -341,9 +341,13 @@ func TestIngestLoad(t *testing.T) {
 			if v, ok := strings.CutPrefix(line, "gateway_webhook_commit_batch_size_count "); ok {
 				count, _ = strconv.ParseFloat(v, 64)
 			}
+			if v, ok := strings.CutPrefix(line, `gateway_webhook_commit_seconds_sum{result="ok"} `); ok {
+				seconds, _ = strconv.ParseFloat(v, 64)
+			}
 		}
 		if count > 0 {
-			fmt.Printf("webhook ingest group commit: %.0f transactions, %.1f deliveries per transaction on average\n", count, sum/count)
+			fmt.Printf("webhook ingest group commit: %.0f transactions, %.1f deliveries and %.2f ms per transaction on average\n",
+				count, sum/count, seconds/count*1000)
 		}
 	}
 
