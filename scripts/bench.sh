@@ -155,6 +155,11 @@ redis_version=$(redis-cli -u "$TEST_REDIS_URL" INFO server 2>/dev/null | tr -d '
 	echo "Written by \`make bench\` (\`./scripts/bench.sh\`) on $(date -u '+%Y-%m-%d %H:%M UTC') at commit \`$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\`."
 	echo "Every figure is measured on loopback on this machine, with Postgres and Redis on the same host; the goals"
 	echo "are the ones the issues set. Speed is measured here, never asserted in tests."
+	if awk -v l="${LOAD_BEFORE%% *}" -v n="$(nproc)" 'BEGIN { exit !(l + 0 > n / 2) }'; then
+		echo
+		echo "**The machine was busy with other work during this run** (load average ${LOAD_BEFORE%% *} on $(nproc) CPUs before it"
+		echo "started): the load tests shared the CPUs with it, so their rates and tail latencies are lower bounds."
+	fi
 	echo
 	echo "## Machine"
 	echo
