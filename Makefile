@@ -50,7 +50,7 @@ migrate: ## apply migrations to DATABASE_URL (creates the database when missing)
 run: migrate ## migrate, then run the simulator, gateway and console against local Postgres and Redis (Ctrl-C stops all)
 	./scripts/run-local.sh
 
-bench: ## run every benchmark and load script; figures go to stdout
+bench: ## run every benchmark and load script, then write BENCHMARKS.md (figures against their goals)
 	./scripts/bench.sh
 
 faults: ## fault-injection suite: both real binaries under SIGKILL, Redis and Postgres outages, a poison delivery; then three gateway replicas refreshing one token
