@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/dbtest"
 	"github.com/lightfastai/connections/db/ids"
@@ -137,4 +138,32 @@ func TestIntegrationColumnsRoundTrip(t *testing.T) {
 	_, err = q.InsertDelivery(ctx, dbq.InsertDeliveryParams{ID: ids.New(), Provider: types.GitHub, DeliveryID: "d1", EventType: "push", Status: "received", Payload: []byte(`{}`)})
 	require.NoError(t, err)
 	require.Equal(t, "{}", rawColumn(t, pool, `SELECT headers::text FROM lightfast_gw_webhook_deliveries WHERE delivery_id = 'd1'`))
+}
+
+func TestUpsertInstallationMergesMetadataAndRefusesAnotherOrg(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := dbq.New(dbtest.NewPool(t))
+	info := types.NewLinearAccountInfo(types.LinearAccountInfo{OrganizationID: "o1"})
+	first, err := q.UpsertInstallation(ctx, dbq.UpsertInstallationParams{
+		ID: ids.New(), Provider: types.Linear, ExternalID: "o1", ConnectedBy: "u", OrgID: "org_a",
+		Metadata: types.Object{"a": "1"}, ProviderAccountInfo: info,
+	})
+	require.NoError(t, err)
+	again, err := q.UpsertInstallation(ctx, dbq.UpsertInstallationParams{
+		ID: ids.New(), Provider: types.Linear, ExternalID: "o1", ConnectedBy: "u2", OrgID: "org_a",
+		Metadata: types.Object{"b": "2"}, ProviderAccountInfo: info,
+	})
+	require.NoError(t, err)
+	require.Equal(t, first.ID, again.ID, "the conflict updates the existing row")
+	require.Equal(t, types.Object{"a": "1", "b": "2"}, again.Metadata)
+
+	_, err = q.UpsertInstallation(ctx, dbq.UpsertInstallationParams{
+		ID: ids.New(), Provider: types.Linear, ExternalID: "o1", ConnectedBy: "u3", OrgID: "org_b",
+		ProviderAccountInfo: info,
+	})
+	require.True(t, db.IsNotFound(err), "an installation active in another org is not taken over: %v", err)
+	got, err := q.GetInstallation(ctx, first.ID)
+	require.NoError(t, err)
+	require.Equal(t, "org_a", got.OrgID)
 }

@@ -224,6 +224,7 @@ ON CONFLICT (provider, external_id) DO UPDATE SET
     status = 'active',
     status_reason = NULL,
     webhook_secret = COALESCE(EXCLUDED.webhook_secret, lightfast_gw_installations.webhook_secret),
+    metadata = lightfast_gw_installations.metadata || EXCLUDED.metadata,
     provider_account_info = EXCLUDED.provider_account_info,
     updated_at = now()
 WHERE lightfast_gw_installations.org_id = EXCLUDED.org_id
@@ -243,8 +244,10 @@ type UpsertInstallationParams struct {
 	ProviderAccountInfo *types.ProviderAccountInfo
 }
 
-// Insert or refresh an installation. A row that is active in another org is not taken over: the WHERE
-// clause leaves it alone and the query returns no row (the caller reports installation_claimed).
+// Insert or refresh an installation (the connect callback's write). The id is decided by the caller (the
+// existing row's id when there is one) because the encrypted webhook secret is bound to it. A row active in
+// another org is not taken over: the WHERE clause leaves it alone and no row is returned (the caller reports
+// installation_claimed); a revoked or errored one is reclaimed. Metadata is merged, not replaced.
 func (q *Queries) UpsertInstallation(ctx context.Context, arg UpsertInstallationParams) (Installation, error) {
 	row := q.db.QueryRow(ctx, upsertInstallation,
 		arg.ID,

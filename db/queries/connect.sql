@@ -11,29 +11,6 @@ SELECT * FROM lightfast_gw_installations
 WHERE provider = @provider AND external_id = @external_id
 FOR UPDATE;
 
--- name: UpsertConnectedInstallation :one
--- The callback's write. The id is decided by the caller (the existing row's id when there is one) because
--- the encrypted webhook secret is bound to it. A row active in another org is left alone and no row is
--- returned (installation_claimed); a revoked or errored one is reclaimed.
-INSERT INTO lightfast_gw_installations (
-    id, provider, external_id, account_login, connected_by, org_id, status, webhook_secret, metadata, provider_account_info
-) VALUES (
-    @id, @provider, @external_id, @account_login, @connected_by, @org_id, 'active', @webhook_secret, @metadata, @provider_account_info
-)
-ON CONFLICT (provider, external_id) DO UPDATE SET
-    account_login = EXCLUDED.account_login,
-    connected_by = EXCLUDED.connected_by,
-    org_id = EXCLUDED.org_id,
-    status = 'active',
-    status_reason = NULL,
-    webhook_secret = COALESCE(EXCLUDED.webhook_secret, lightfast_gw_installations.webhook_secret),
-    metadata = lightfast_gw_installations.metadata || EXCLUDED.metadata,
-    provider_account_info = EXCLUDED.provider_account_info,
-    updated_at = now()
-WHERE lightfast_gw_installations.org_id = EXCLUDED.org_id
-   OR lightfast_gw_installations.status <> 'active'
-RETURNING *;
-
 -- name: GetTokenIDByInstallation :one
 SELECT id FROM lightfast_gw_tokens WHERE installation_id = @installation_id;
 

@@ -1,6 +1,8 @@
 -- name: UpsertInstallation :one
--- Insert or refresh an installation. A row that is active in another org is not taken over: the WHERE
--- clause leaves it alone and the query returns no row (the caller reports installation_claimed).
+-- Insert or refresh an installation (the connect callback's write). The id is decided by the caller (the
+-- existing row's id when there is one) because the encrypted webhook secret is bound to it. A row active in
+-- another org is not taken over: the WHERE clause leaves it alone and no row is returned (the caller reports
+-- installation_claimed); a revoked or errored one is reclaimed. Metadata is merged, not replaced.
 INSERT INTO lightfast_gw_installations (
     id, provider, external_id, account_login, connected_by, org_id, status, webhook_secret, metadata, provider_account_info
 ) VALUES (
@@ -13,6 +15,7 @@ ON CONFLICT (provider, external_id) DO UPDATE SET
     status = 'active',
     status_reason = NULL,
     webhook_secret = COALESCE(EXCLUDED.webhook_secret, lightfast_gw_installations.webhook_secret),
+    metadata = lightfast_gw_installations.metadata || EXCLUDED.metadata,
     provider_account_info = EXCLUDED.provider_account_info,
     updated_at = now()
 WHERE lightfast_gw_installations.org_id = EXCLUDED.org_id

@@ -65,7 +65,7 @@ func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, s
 		return dbq.Installation{}, nil, fmt.Errorf("lock installation: %w", err)
 	}
 
-	params := dbq.UpsertConnectedInstallationParams{
+	params := dbq.UpsertInstallationParams{
 		ID: id, Provider: p, ExternalID: conn.ExternalID, ConnectedBy: st.UserID, OrgID: st.OrgID,
 		Metadata: conn.Metadata, ProviderAccountInfo: conn.AccountInfo,
 	}
@@ -79,7 +79,7 @@ func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, s
 		}
 		params.WebhookSecret = &enc
 	}
-	inst, err := q.UpsertConnectedInstallation(ctx, params)
+	inst, err := q.UpsertInstallation(ctx, params)
 	if db.IsNotFound(err) {
 		return dbq.Installation{}, nil, errClaimed // claimed by another org since the lock found nothing
 	}
