@@ -8,8 +8,6 @@ package dbq
 import (
 	"context"
 	"time"
-
-	"github.com/lightfastai/connections/db/types"
 )
 
 const countActiveIntegrationsForResource = `-- name: CountActiveIntegrationsForResource :one
@@ -191,91 +189,6 @@ func (q *Queries) GetWorkspaceBySlugForOrg(ctx context.Context, arg GetWorkspace
 		&i.Settings,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-	)
-	return i, err
-}
-
-const linkIntegration = `-- name: LinkIntegration :one
-INSERT INTO lightfast_workspace_integrations (
-    id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, connected_by
-) VALUES (
-    $1, $2, $3, $4, $5, $6, $7, $8, $9
-)
-ON CONFLICT (workspace_id, installation_id, provider_resource_id) DO UPDATE SET
-    resource_name = EXCLUDED.resource_name,
-    resource_meta = EXCLUDED.resource_meta,
-    is_active = true,
-    updated_at = now()
-RETURNING id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, backfill_state, is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at, (xmax = 0)::boolean AS created
-`
-
-type LinkIntegrationParams struct {
-	ID                 string
-	WorkspaceID        string
-	InstallationID     string
-	Provider           types.Provider
-	ProviderResourceID string
-	ResourceName       string
-	ResourceMeta       *types.ResourceMeta
-	SyncConfig         types.SyncConfig
-	ConnectedBy        *string
-}
-
-type LinkIntegrationRow struct {
-	ID                 string
-	WorkspaceID        string
-	InstallationID     string
-	Provider           types.Provider
-	ProviderResourceID string
-	ResourceName       string
-	ResourceMeta       *types.ResourceMeta
-	SyncConfig         types.SyncConfig
-	BackfillState      types.BackfillState
-	IsActive           bool
-	LastSyncedAt       *time.Time
-	LastSyncStatus     *string
-	LastSyncError      *string
-	DocumentCount      int32
-	ConnectedBy        *string
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	Created            bool
-}
-
-// Link a resource to a workspace. Linking again refreshes the metadata and reactivates the row but keeps
-// the sync_config and backfill_state the user already has; created says which of the two happened.
-func (q *Queries) LinkIntegration(ctx context.Context, arg LinkIntegrationParams) (LinkIntegrationRow, error) {
-	row := q.db.QueryRow(ctx, linkIntegration,
-		arg.ID,
-		arg.WorkspaceID,
-		arg.InstallationID,
-		arg.Provider,
-		arg.ProviderResourceID,
-		arg.ResourceName,
-		arg.ResourceMeta,
-		arg.SyncConfig,
-		arg.ConnectedBy,
-	)
-	var i LinkIntegrationRow
-	err := row.Scan(
-		&i.ID,
-		&i.WorkspaceID,
-		&i.InstallationID,
-		&i.Provider,
-		&i.ProviderResourceID,
-		&i.ResourceName,
-		&i.ResourceMeta,
-		&i.SyncConfig,
-		&i.BackfillState,
-		&i.IsActive,
-		&i.LastSyncedAt,
-		&i.LastSyncStatus,
-		&i.LastSyncError,
-		&i.DocumentCount,
-		&i.ConnectedBy,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Created,
 	)
 	return i, err
 }

@@ -7,6 +7,7 @@ package dbq
 
 import (
 	"context"
+	"time"
 
 	"github.com/lightfastai/connections/db/types"
 )
@@ -191,7 +192,7 @@ ON CONFLICT (workspace_id, installation_id, provider_resource_id) DO UPDATE SET
     resource_meta = EXCLUDED.resource_meta,
     is_active = true,
     updated_at = now()
-RETURNING id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, backfill_state, is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at
+RETURNING id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, backfill_state, is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at, (xmax = 0)::boolean AS created
 `
 
 type UpsertIntegrationParams struct {
@@ -206,9 +207,30 @@ type UpsertIntegrationParams struct {
 	ConnectedBy        *string
 }
 
-// Link a resource to a workspace; linking again reactivates and refreshes the metadata but keeps the
-// sync_config and backfill_state the user already has.
-func (q *Queries) UpsertIntegration(ctx context.Context, arg UpsertIntegrationParams) (Integration, error) {
+type UpsertIntegrationRow struct {
+	ID                 string
+	WorkspaceID        string
+	InstallationID     string
+	Provider           types.Provider
+	ProviderResourceID string
+	ResourceName       string
+	ResourceMeta       *types.ResourceMeta
+	SyncConfig         types.SyncConfig
+	BackfillState      types.BackfillState
+	IsActive           bool
+	LastSyncedAt       *time.Time
+	LastSyncStatus     *string
+	LastSyncError      *string
+	DocumentCount      int32
+	ConnectedBy        *string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	Created            bool
+}
+
+// Link a resource to a workspace. Linking again refreshes the metadata and reactivates the row but keeps
+// the sync_config and backfill_state the user already has; created says which of the two happened.
+func (q *Queries) UpsertIntegration(ctx context.Context, arg UpsertIntegrationParams) (UpsertIntegrationRow, error) {
 	row := q.db.QueryRow(ctx, upsertIntegration,
 		arg.ID,
 		arg.WorkspaceID,
@@ -220,7 +242,7 @@ func (q *Queries) UpsertIntegration(ctx context.Context, arg UpsertIntegrationPa
 		arg.SyncConfig,
 		arg.ConnectedBy,
 	)
-	var i Integration
+	var i UpsertIntegrationRow
 	err := row.Scan(
 		&i.ID,
 		&i.WorkspaceID,
@@ -239,6 +261,7 @@ func (q *Queries) UpsertIntegration(ctx context.Context, arg UpsertIntegrationPa
 		&i.ConnectedBy,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Created,
 	)
 	return i, err
 }

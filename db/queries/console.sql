@@ -4,21 +4,6 @@
 -- name: GetWorkspaceBySlugForOrg :one
 SELECT * FROM lightfast_org_workspaces WHERE clerk_org_id = @clerk_org_id AND slug = @slug;
 
--- name: LinkIntegration :one
--- Link a resource to a workspace. Linking again refreshes the metadata and reactivates the row but keeps
--- the sync_config and backfill_state the user already has; created says which of the two happened.
-INSERT INTO lightfast_workspace_integrations (
-    id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, connected_by
-) VALUES (
-    @id, @workspace_id, @installation_id, @provider, @provider_resource_id, @resource_name, @resource_meta, @sync_config, @connected_by
-)
-ON CONFLICT (workspace_id, installation_id, provider_resource_id) DO UPDATE SET
-    resource_name = EXCLUDED.resource_name,
-    resource_meta = EXCLUDED.resource_meta,
-    is_active = true,
-    updated_at = now()
-RETURNING *, (xmax = 0)::boolean AS created;
-
 -- name: UpdateIntegrationEventsForOrg :one
 -- Only sync_config.events changes, so a concurrent config-status write is not lost.
 UPDATE lightfast_workspace_integrations wi

@@ -1,6 +1,6 @@
 -- name: UpsertIntegration :one
--- Link a resource to a workspace; linking again reactivates and refreshes the metadata but keeps the
--- sync_config and backfill_state the user already has.
+-- Link a resource to a workspace. Linking again refreshes the metadata and reactivates the row but keeps
+-- the sync_config and backfill_state the user already has; created says which of the two happened.
 INSERT INTO lightfast_workspace_integrations (
     id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, connected_by
 ) VALUES (
@@ -11,7 +11,7 @@ ON CONFLICT (workspace_id, installation_id, provider_resource_id) DO UPDATE SET
     resource_meta = EXCLUDED.resource_meta,
     is_active = true,
     updated_at = now()
-RETURNING *;
+RETURNING *, (xmax = 0)::boolean AS created;
 
 -- name: GetIntegration :one
 SELECT * FROM lightfast_workspace_integrations WHERE id = @id;

@@ -189,7 +189,7 @@ func nonNil(s []string) []string {
 }
 
 // linkRowIntegration turns the LinkIntegration row into the plain integration row.
-func linkRowIntegration(r dbq.LinkIntegrationRow) dbq.Integration {
+func linkRowIntegration(r dbq.UpsertIntegrationRow) dbq.Integration {
 	return dbq.Integration{
 		ID: r.ID, WorkspaceID: r.WorkspaceID, InstallationID: r.InstallationID, Provider: r.Provider,
 		ProviderResourceID: r.ProviderResourceID, ResourceName: r.ResourceName, ResourceMeta: r.ResourceMeta,

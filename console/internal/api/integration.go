@@ -122,7 +122,7 @@ func (s integrationService) link(ctx context.Context, r linkRequest) ([]dbq.Inte
 			}); err != nil {
 				return fmt.Errorf("link: resource: %w", db.Interpret(err))
 			}
-			row, err := q.LinkIntegration(ctx, dbq.LinkIntegrationParams{
+			row, err := q.UpsertIntegration(ctx, dbq.UpsertIntegrationParams{
 				ID: ids.New(), WorkspaceID: ws.ID, InstallationID: inst.ID, Provider: r.provider,
 				ProviderResourceID: it.resourceID, ResourceName: it.name, ResourceMeta: it.meta,
 				SyncConfig: types.DefaultSyncConfig(r.provider), ConnectedBy: &p.UserID,

@@ -21,21 +21,21 @@ func BenchmarkBackfill(b *testing.B) {
 	const items = 1000
 	for _, p := range []struct {
 		name string
-		link func(e *env) (tenant, func() dbq.Integration)
+		link func(e *env) (tenant, func() dbq.UpsertIntegrationRow)
 	}{
-		{"github_pull_requests", func(e *env) (tenant, func() dbq.Integration) {
+		{"github_pull_requests", func(e *env) (tenant, func() dbq.UpsertIntegrationRow) {
 			tn, first, _ := e.github(b, items, 0, 0)
 			return tn, relink(b, e, tn, first)
 		}},
-		{"vercel_deployments", func(e *env) (tenant, func() dbq.Integration) {
+		{"vercel_deployments", func(e *env) (tenant, func() dbq.UpsertIntegrationRow) {
 			tn, first := e.vercel(b, items)
 			return tn, relink(b, e, tn, first)
 		}},
-		{"linear_issues", func(e *env) (tenant, func() dbq.Integration) {
+		{"linear_issues", func(e *env) (tenant, func() dbq.UpsertIntegrationRow) {
 			tn, first := e.linear(b, items, 0)
 			return tn, relink(b, e, tn, first)
 		}},
-		{"sentry_issues", func(e *env) (tenant, func() dbq.Integration) {
+		{"sentry_issues", func(e *env) (tenant, func() dbq.UpsertIntegrationRow) {
 			tn, first := e.sentry(b, items)
 			return tn, relink(b, e, tn, first)
 		}},
@@ -66,9 +66,9 @@ func BenchmarkBackfill(b *testing.B) {
 
 // relink returns a function that links the same provider resource into a new workspace of the tenant's
 // org each time it is called (the first call returns first), so each backfill writes fresh rows.
-func relink(b *testing.B, e *env, tn tenant, first dbq.Integration) func() dbq.Integration {
+func relink(b *testing.B, e *env, tn tenant, first dbq.UpsertIntegrationRow) func() dbq.UpsertIntegrationRow {
 	used := false
-	return func() dbq.Integration {
+	return func() dbq.UpsertIntegrationRow {
 		if !used {
 			used = true
 			return first

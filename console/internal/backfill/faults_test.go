@@ -38,19 +38,19 @@ func TestRateLimitSnoozesUntilResetThenCompletes(t *testing.T) {
 	e := setup(t, backfill.Config{})
 	cases := []struct {
 		name, key string
-		link      func(t *testing.T) (tenant, dbq.Integration)
+		link      func(t *testing.T) (tenant, dbq.UpsertIntegrationRow)
 	}{
 		// GitHub: 403 with X-RateLimit-Remaining 0 and X-RateLimit-Reset.
-		{"github", "github.repos.pulls", func(t *testing.T) (tenant, dbq.Integration) {
+		{"github", "github.repos.pulls", func(t *testing.T) (tenant, dbq.UpsertIntegrationRow) {
 			tn, in, _ := e.github(t, 150, 0, 0)
 			return tn, in
 		}},
 		// Vercel: 429 with X-RateLimit-Reset.
-		{"vercel", "vercel.deployments.list", func(t *testing.T) (tenant, dbq.Integration) { return e.vercel(t, 150) }},
+		{"vercel", "vercel.deployments.list", func(t *testing.T) (tenant, dbq.UpsertIntegrationRow) { return e.vercel(t, 150) }},
 		// Linear: GraphQL RATELIMITED (HTTP 400) with X-RateLimit-Requests-Reset in milliseconds.
-		{"linear", "linear.graphql", func(t *testing.T) (tenant, dbq.Integration) { return e.linear(t, 150, 0) }},
+		{"linear", "linear.graphql", func(t *testing.T) (tenant, dbq.UpsertIntegrationRow) { return e.linear(t, 150, 0) }},
 		// Sentry: 429 with Retry-After.
-		{"sentry", "sentry.issues.list", func(t *testing.T) (tenant, dbq.Integration) { return e.sentry(t, 150) }},
+		{"sentry", "sentry.issues.list", func(t *testing.T) (tenant, dbq.UpsertIntegrationRow) { return e.sentry(t, 150) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -98,7 +98,7 @@ func TestServerErrorIsRetriedAndResumesFromCheckpoint(t *testing.T) {
 }
 
 // requireCompletedAfterRetry is requireCompleted for a run that failed once and was retried.
-func requireCompletedAfterRetry(t *testing.T, e *env, in dbq.Integration, items int) {
+func requireCompletedAfterRetry(t *testing.T, e *env, in dbq.UpsertIntegrationRow, items int) {
 	t.Helper()
 	st := e.waitEnded(t, in.ID, 60*time.Second)
 	require.Equal(t, types.BackfillCompleted, st.Status, "error: %s", st.Error)

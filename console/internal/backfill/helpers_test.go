@@ -120,7 +120,7 @@ func (e *env) tenant(t testing.TB, provider types.Provider, externalID, token st
 }
 
 // link links a resource of the tenant's installation to its workspace.
-func (e *env) link(t testing.TB, tn tenant, provider types.Provider, resourceID string, meta *types.ResourceMeta) dbq.Integration {
+func (e *env) link(t testing.TB, tn tenant, provider types.Provider, resourceID string, meta *types.ResourceMeta) dbq.UpsertIntegrationRow {
 	t.Helper()
 	in, err := e.q.UpsertIntegration(context.Background(), dbq.UpsertIntegrationParams{
 		ID: ids.New(), WorkspaceID: tn.workspace, InstallationID: tn.installation, Provider: provider,
@@ -210,7 +210,7 @@ func (e *env) waitJob(t testing.TB, id int64) *rivertype.JobRow {
 }
 
 // github links a new repository with the given history.
-func (e *env) github(t testing.TB, pulls, issues, releases int) (tenant, dbq.Integration, simtest.GitHubRepo) {
+func (e *env) github(t testing.TB, pulls, issues, releases int) (tenant, dbq.UpsertIntegrationRow, simtest.GitHubRepo) {
 	t.Helper()
 	inst, repos := e.sim.GitHub(t, 1)
 	repo := repos[0]
@@ -230,7 +230,7 @@ func (e *env) github(t testing.TB, pulls, issues, releases int) (tenant, dbq.Int
 }
 
 // vercel links a new team project with deployments deployments.
-func (e *env) vercel(t testing.TB, deployments int) (tenant, dbq.Integration) {
+func (e *env) vercel(t testing.TB, deployments int) (tenant, dbq.UpsertIntegrationRow) {
 	t.Helper()
 	inst := e.sim.Vercel(t, 0, false)
 	var projects []struct {
@@ -248,7 +248,7 @@ func (e *env) vercel(t testing.TB, deployments int) (tenant, dbq.Integration) {
 
 // linear links a new team with issues issues; a second team of the workspace gets others, which the
 // backfill must leave alone.
-func (e *env) linear(t testing.TB, issues, others int) (tenant, dbq.Integration) {
+func (e *env) linear(t testing.TB, issues, others int) (tenant, dbq.UpsertIntegrationRow) {
 	t.Helper()
 	inst := e.sim.Linear(t, 0)
 	var teams []struct {
@@ -269,7 +269,7 @@ func (e *env) linear(t testing.TB, issues, others int) (tenant, dbq.Integration)
 }
 
 // sentry links a new organization's project with issues issues.
-func (e *env) sentry(t testing.TB, issues int) (tenant, dbq.Integration) {
+func (e *env) sentry(t testing.TB, issues int) (tenant, dbq.UpsertIntegrationRow) {
 	t.Helper()
 	inst := e.sim.Sentry(t, 0)
 	var projects []struct {

@@ -22,7 +22,7 @@ const allHistory = 365
 
 // requireCompleted checks a backfill that ran to the end: completed, progress equal to the provider's
 // item count, one observation per item.
-func requireCompleted(t *testing.T, e *env, in dbq.Integration, items int) types.BackfillState {
+func requireCompleted(t *testing.T, e *env, in dbq.UpsertIntegrationRow, items int) types.BackfillState {
 	t.Helper()
 	st := e.waitEnded(t, in.ID, 60*time.Second)
 	require.Equal(t, types.BackfillCompleted, st.Status, "error: %s", st.Error)

@@ -103,7 +103,7 @@ func (b *bundle) workspace(t *testing.T, tn tenant, slug string) string {
 }
 
 // integrate links resource to workspace with the given allow-list (nil: the provider's defaults).
-func (b *bundle) integrate(t *testing.T, tn tenant, workspace string, provider types.Provider, resource string, events []string, meta *types.ResourceMeta) dbq.Integration {
+func (b *bundle) integrate(t *testing.T, tn tenant, workspace string, provider types.Provider, resource string, events []string, meta *types.ResourceMeta) dbq.UpsertIntegrationRow {
 	t.Helper()
 	cfg := types.DefaultSyncConfig(provider)
 	if events != nil {

@@ -72,7 +72,7 @@ func (s *syncBundle) connect(t *testing.T, inst simtest.GitHubInstallation) conn
 }
 
 // link links repo to the connection's workspace.
-func (s *syncBundle) link(t *testing.T, c connection, repo simtest.GitHubRepo) dbq.Integration {
+func (s *syncBundle) link(t *testing.T, c connection, repo simtest.GitHubRepo) dbq.UpsertIntegrationRow {
 	t.Helper()
 	in, err := s.q.UpsertIntegration(context.Background(), dbq.UpsertIntegrationParams{
 		ID: ids.New(), WorkspaceID: c.workspaceID, InstallationID: c.installationID, Provider: types.GitHub,

@@ -18,7 +18,7 @@ import (
 
 // linkResource gives an installation a routed resource and an active workspace integration, as the
 // Console would.
-func linkResource(t *testing.T, g *gatewaytest.Gateway, inst dbq.Installation, resourceID string) dbq.Integration {
+func linkResource(t *testing.T, g *gatewaytest.Gateway, inst dbq.Installation, resourceID string) dbq.UpsertIntegrationRow {
 	t.Helper()
 	ctx := context.Background()
 	q := dbq.New(g.Pool)
