@@ -3,36 +3,27 @@ package dbtest
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
-// FixturesDir returns the directory of the shared provider fixtures (shared/fixtures beside the
-// repository checkout, or LIGHTFAST_FIXTURES_DIR). It fails the test when they cannot be found.
+// FixturesDir returns the directory of the provider fixtures the tests read: real payloads kept in this
+// module's testdata/ (see testdata/github/README.md for their origin and licence). It is found from this
+// source file's own location, so it never looks outside the repository, whatever the working directory.
 func FixturesDir(t testing.TB) string {
 	t.Helper()
-	if dir := os.Getenv("LIGHTFAST_FIXTURES_DIR"); dir != "" {
-		return dir
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("dbtest: cannot locate the fixtures (no caller information)")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("dbtest: %v", err)
+	dir := filepath.Join(filepath.Dir(file), "testdata")
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("dbtest: provider fixtures not found at %s: %v", dir, err)
 	}
-	// Walk up to the repository root (the directory with go.work); shared/ sits beside it.
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			fixtures := filepath.Join(filepath.Dir(dir), "shared", "fixtures")
-			if _, err := os.Stat(fixtures); err != nil {
-				t.Fatalf("dbtest: provider fixtures not found at %s (set LIGHTFAST_FIXTURES_DIR)", fixtures)
-			}
-			return fixtures
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatalf("dbtest: no go.work above %s; set LIGHTFAST_FIXTURES_DIR", wd)
-		}
-	}
+	return dir
 }
 
-// Fixture reads one fixture file, e.g. Fixture(t, "github/push/payload.json").
+// Fixture reads one fixture file byte for byte, e.g. Fixture(t, "github/push/payload.json").
 func Fixture(t testing.TB, rel string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(FixturesDir(t), rel))

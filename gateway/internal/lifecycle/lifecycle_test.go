@@ -2,8 +2,6 @@ package lifecycle_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -92,17 +90,10 @@ func (b *bundle) cached(t *testing.T, key string) bool {
 	return n == 1
 }
 
+// fixture reads one of the real GitHub payloads kept in the repository, byte for byte.
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for ; dir != "/"; dir = filepath.Dir(dir) {
-		if b, err := os.ReadFile(filepath.Join(dir, "shared", "fixtures", "github", name)); err == nil {
-			return b
-		}
-	}
-	t.Fatalf("fixture %s not found", name)
-	return nil
+	return dbtest.Fixture(t, "github/"+name)
 }
 
 func TestGitHubInstallationDeletedTearsDown(t *testing.T) {

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -189,18 +187,10 @@ func (b *bundle) jobsFor(t *testing.T, deliveryRowID string) []jobRow {
 	return out
 }
 
-// fixture reads one of the shared GitHub payloads, byte for byte.
+// fixture reads one of the real GitHub payloads kept in the repository, byte for byte.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for ; dir != "/"; dir = filepath.Dir(dir) {
-		if b, err := os.ReadFile(filepath.Join(dir, "shared", "fixtures", "github", name)); err == nil {
-			return b
-		}
-	}
-	t.Fatalf("fixture %s not found", name)
-	return nil
+	return dbtest.Fixture(t, "github/"+name)
 }
 
 // proxy forwards TCP connections to a target until Kill, which drops every connection and stops

@@ -9,14 +9,13 @@ import (
 	"errors"
 	"hash"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lightfastai/connections/db/dbtest"
 	"github.com/lightfastai/connections/gateway/internal/webhook/verify"
 )
 
@@ -28,19 +27,10 @@ func mac(h func() hash.Hash, secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// fixture reads one of the shared GitHub payloads, byte for byte.
+// fixture reads one of the real GitHub payloads kept in the repository, byte for byte.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for ; dir != "/"; dir = filepath.Dir(dir) {
-		b, err := os.ReadFile(filepath.Join(dir, "shared", "fixtures", "github", name))
-		if err == nil {
-			return b
-		}
-	}
-	t.Fatalf("fixture %s not found above the working directory", name)
-	return nil
+	return dbtest.Fixture(t, "github/"+name)
 }
 
 func header(kv ...string) http.Header {
