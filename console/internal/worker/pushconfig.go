@@ -51,6 +51,9 @@ func (w *WebhookWorker) pushConfig(ctx context.Context, tx pgx.Tx, q *dbq.Querie
 		if _, err := client.InsertTx(ctx, tx, jobs.SyncConfig{IntegrationID: in.ID, Reason: SyncReasonPush}, nil); err != nil {
 			return false, fmt.Errorf("queue config sync: %w", err)
 		}
+		if err := q.RecordIntegrationSync(ctx, dbq.RecordIntegrationSyncParams{ID: in.ID, Status: types.SyncStatusPending}); err != nil {
+			return false, fmt.Errorf("queue config sync: %w", db.Interpret(err))
+		}
 		changed = true
 	}
 	return changed, nil
