@@ -376,15 +376,9 @@ func (s integrationService) UpdateEvents(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, err
 	}
-	known := types.DefaultEvents[in.Provider]
-	events := []string{}
-	for _, e := range req.Msg.GetEvents() {
-		if !slices.Contains(known, e) {
-			return nil, errInvalid("unknown %s event %q; known events: %v", in.Provider, e, known)
-		}
-		if !slices.Contains(events, e) {
-			events = append(events, e)
-		}
+	events, err := knownEvents(in.Provider, req.Msg.GetEvents())
+	if err != nil {
+		return nil, err
 	}
 	row, err := s.q().UpdateIntegrationEventsForOrg(ctx, dbq.UpdateIntegrationEventsForOrgParams{ID: in.ID, ClerkOrgID: p.OrgID, Events: events})
 	if db.IsNotFound(err) {
