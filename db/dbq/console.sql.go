@@ -47,10 +47,14 @@ func (q *Queries) DeactivateGithubInstallationSources(ctx context.Context, githu
 
 const deactivateGithubRepoSources = `-- name: DeactivateGithubRepoSources :execrows
 UPDATE lightfast_workspace_integrations
-SET is_active = false, updated_at = now()
+SET is_active = false,
+    resource_meta = CASE WHEN resource_meta IS NULL THEN NULL ELSE resource_meta || '{"isArchived": true}'::jsonb END,
+    updated_at = now()
 WHERE provider = 'github' AND provider_resource_id = $1 AND is_active
 `
 
+// The repository is gone at GitHub: its sources stop ingesting and their resource_meta says it is archived
+// (a row without resource_meta keeps none, as in PatchGithubResourceMeta).
 func (q *Queries) DeactivateGithubRepoSources(ctx context.Context, repoID string) (int64, error) {
 	result, err := q.db.Exec(ctx, deactivateGithubRepoSources, repoID)
 	if err != nil {
@@ -193,6 +197,52 @@ func (q *Queries) GetWorkspaceBySlugForOrg(ctx context.Context, arg GetWorkspace
 	return i, err
 }
 
+const listWorkspacesByGithubLogin = `-- name: ListWorkspacesByGithubLogin :many
+SELECT w.id, w.clerk_org_id, w.name, w.slug, w.settings, w.created_at, w.updated_at FROM lightfast_org_workspaces w
+WHERE w.clerk_org_id = $1
+  AND EXISTS (
+    SELECT 1 FROM lightfast_workspace_integrations wi
+    JOIN lightfast_gw_installations i ON i.id = wi.installation_id
+    WHERE wi.workspace_id = w.id AND wi.is_active
+      AND i.org_id = $1 AND i.provider = 'github' AND lower(i.account_login) = lower($2::text))
+ORDER BY w.created_at, w.id
+`
+
+type ListWorkspacesByGithubLoginParams struct {
+	ClerkOrgID string
+	Login      string
+}
+
+// The org's workspaces with an active integration reached through a GitHub installation on the account
+// @login (case-insensitive, as GitHub logins are).
+func (q *Queries) ListWorkspacesByGithubLogin(ctx context.Context, arg ListWorkspacesByGithubLoginParams) ([]Workspace, error) {
+	rows, err := q.db.Query(ctx, listWorkspacesByGithubLogin, arg.ClerkOrgID, arg.Login)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Workspace{}
+	for rows.Next() {
+		var i Workspace
+		if err := rows.Scan(
+			&i.ID,
+			&i.ClerkOrgID,
+			&i.Name,
+			&i.Slug,
+			&i.Settings,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const patchGithubResourceMeta = `-- name: PatchGithubResourceMeta :execrows
 UPDATE lightfast_workspace_integrations
 SET resource_meta = CASE WHEN resource_meta IS NULL THEN NULL ELSE resource_meta || $1::jsonb END,
@@ -307,6 +357,47 @@ type UpdateIntegrationEventsForOrgParams struct {
 // Only sync_config.events changes, so a concurrent config-status write is not lost.
 func (q *Queries) UpdateIntegrationEventsForOrg(ctx context.Context, arg UpdateIntegrationEventsForOrgParams) (Integration, error) {
 	row := q.db.QueryRow(ctx, updateIntegrationEventsForOrg, arg.Events, arg.ID, arg.ClerkOrgID)
+	var i Integration
+	err := row.Scan(
+		&i.ID,
+		&i.WorkspaceID,
+		&i.InstallationID,
+		&i.Provider,
+		&i.ProviderResourceID,
+		&i.ResourceName,
+		&i.ResourceMeta,
+		&i.SyncConfig,
+		&i.BackfillState,
+		&i.IsActive,
+		&i.LastSyncedAt,
+		&i.LastSyncStatus,
+		&i.LastSyncError,
+		&i.DocumentCount,
+		&i.ConnectedBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const updateIntegrationSyncConfigForOrg = `-- name: UpdateIntegrationSyncConfigForOrg :one
+UPDATE lightfast_workspace_integrations wi
+SET sync_config = wi.sync_config || $1::jsonb, updated_at = now()
+FROM lightfast_org_workspaces w
+WHERE wi.id = $2 AND w.id = wi.workspace_id AND w.clerk_org_id = $3
+RETURNING wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_resource_id, wi.resource_name, wi.resource_meta, wi.sync_config, wi.backfill_state, wi.is_active, wi.last_synced_at, wi.last_sync_status, wi.last_sync_error, wi.document_count, wi.connected_by, wi.created_at, wi.updated_at
+`
+
+type UpdateIntegrationSyncConfigForOrgParams struct {
+	Patch      []byte
+	ID         string
+	ClerkOrgID string
+}
+
+// @patch holds only the sync_config keys to change (events, branches, paths, autoSync), so the config
+// keys a push or sync writes meanwhile are never lost.
+func (q *Queries) UpdateIntegrationSyncConfigForOrg(ctx context.Context, arg UpdateIntegrationSyncConfigForOrgParams) (Integration, error) {
+	row := q.db.QueryRow(ctx, updateIntegrationSyncConfigForOrg, arg.Patch, arg.ID, arg.ClerkOrgID)
 	var i Integration
 	err := row.Scan(
 		&i.ID,

@@ -231,20 +231,44 @@ func (q *Queries) RecordDeliveryFailure(ctx context.Context, arg RecordDeliveryF
 	return err
 }
 
+const recordIntegrationSync = `-- name: RecordIntegrationSync :exec
+UPDATE lightfast_workspace_integrations
+SET last_sync_status = $1::text,
+    last_sync_error = $2,
+    last_synced_at = CASE WHEN $1::text = 'success' THEN now() ELSE last_synced_at END,
+    updated_at = now()
+WHERE id = $3
+`
+
+type RecordIntegrationSyncParams struct {
+	Status    string
+	SyncError *string
+	ID        string
+}
+
+// The sync worker's bookkeeping: pending when a sync is queued, then success (last_synced_at moves to
+// now) or failed with its error.
+func (q *Queries) RecordIntegrationSync(ctx context.Context, arg RecordIntegrationSyncParams) error {
+	_, err := q.db.Exec(ctx, recordIntegrationSync, arg.Status, arg.SyncError, arg.ID)
+	return err
+}
+
 const setDeliveryStatuses = `-- name: SetDeliveryStatuses :exec
 UPDATE lightfast_gw_webhook_deliveries d
-SET status = u.status, last_error = NULL, attempts = d.attempts + 1, processed_at = now()
-FROM (SELECT unnest($1::text[]) AS id, unnest($2::text[]) AS status) AS u
+SET status = u.status, last_error = NULLIF(u.reason, ''), attempts = d.attempts + 1, processed_at = now()
+FROM (SELECT unnest($1::text[]) AS id, unnest($2::text[]) AS status, unnest($3::text[]) AS reason) AS u
 WHERE d.id = u.id
 `
 
 type SetDeliveryStatusesParams struct {
 	Ids      []string
 	Statuses []string
+	Reasons  []string
 }
 
+// @reasons says why an ignored delivery was ignored (kept in last_error); ” clears it.
 func (q *Queries) SetDeliveryStatuses(ctx context.Context, arg SetDeliveryStatusesParams) error {
-	_, err := q.db.Exec(ctx, setDeliveryStatuses, arg.Ids, arg.Statuses)
+	_, err := q.db.Exec(ctx, setDeliveryStatuses, arg.Ids, arg.Statuses, arg.Reasons)
 	return err
 }
 

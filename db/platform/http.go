@@ -142,9 +142,23 @@ func toAPIError(err error) *APIError {
 	return &APIError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
 }
 
+// ServeOption changes how Serve builds its server.
+type ServeOption func(*http.Server)
+
+// UnencryptedHTTP2 also serves HTTP/2 without TLS (h2c, prior knowledge) on the same listener, beside
+// HTTP/1.1, so plain gRPC clients (grpc-go, grpcurl -plaintext) can call Connect handlers.
+func UnencryptedHTTP2() ServeOption {
+	return func(s *http.Server) {
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true)
+		s.Protocols = &p
+	}
+}
+
 // Serve runs e on addr until ctx is cancelled, then stops accepting, drains in-flight requests for up
 // to grace and returns.
-func Serve(ctx context.Context, e *echo.Echo, addr string, grace time.Duration, log *zap.Logger) error {
+func Serve(ctx context.Context, e *echo.Echo, addr string, grace time.Duration, log *zap.Logger, opts ...ServeOption) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
@@ -153,6 +167,9 @@ func Serve(ctx context.Context, e *echo.Echo, addr string, grace time.Duration, 
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
+	}
+	for _, o := range opts {
+		o(srv)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -59,8 +59,12 @@ WHERE provider = 'github' AND is_active
        OR resource_meta->>'installationId' = @github_installation_id);
 
 -- name: DeactivateGithubRepoSources :execrows
+-- The repository is gone at GitHub: its sources stop ingesting and their resource_meta says it is archived
+-- (a row without resource_meta keeps none, as in PatchGithubResourceMeta).
 UPDATE lightfast_workspace_integrations
-SET is_active = false, updated_at = now()
+SET is_active = false,
+    resource_meta = CASE WHEN resource_meta IS NULL THEN NULL ELSE resource_meta || '{"isArchived": true}'::jsonb END,
+    updated_at = now()
 WHERE provider = 'github' AND provider_resource_id = @repo_id AND is_active;
 
 -- name: PatchGithubResourceMeta :execrows
@@ -71,3 +75,24 @@ SET resource_meta = CASE WHEN resource_meta IS NULL THEN NULL ELSE resource_meta
     resource_name = COALESCE(sqlc.narg('resource_name')::varchar, resource_name),
     updated_at = now()
 WHERE provider = 'github' AND provider_resource_id = @repo_id;
+
+-- name: UpdateIntegrationSyncConfigForOrg :one
+-- @patch holds only the sync_config keys to change (events, branches, paths, autoSync), so the config
+-- keys a push or sync writes meanwhile are never lost.
+UPDATE lightfast_workspace_integrations wi
+SET sync_config = wi.sync_config || @patch::jsonb, updated_at = now()
+FROM lightfast_org_workspaces w
+WHERE wi.id = @id AND w.id = wi.workspace_id AND w.clerk_org_id = @clerk_org_id
+RETURNING wi.*;
+
+-- name: ListWorkspacesByGithubLogin :many
+-- The org's workspaces with an active integration reached through a GitHub installation on the account
+-- @login (case-insensitive, as GitHub logins are).
+SELECT w.* FROM lightfast_org_workspaces w
+WHERE w.clerk_org_id = @clerk_org_id
+  AND EXISTS (
+    SELECT 1 FROM lightfast_workspace_integrations wi
+    JOIN lightfast_gw_installations i ON i.id = wi.installation_id
+    WHERE wi.workspace_id = w.id AND wi.is_active
+      AND i.org_id = @clerk_org_id AND i.provider = 'github' AND lower(i.account_login) = lower(@login::text))
+ORDER BY w.created_at, w.id;

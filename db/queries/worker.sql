@@ -54,9 +54,10 @@ ON CONFLICT (workspace_id, source_id) DO NOTHING
 RETURNING integration_id, delivery_id;
 
 -- name: SetDeliveryStatuses :exec
+-- @reasons says why an ignored delivery was ignored (kept in last_error); '' clears it.
 UPDATE lightfast_gw_webhook_deliveries d
-SET status = u.status, last_error = NULL, attempts = d.attempts + 1, processed_at = now()
-FROM (SELECT unnest(@ids::text[]) AS id, unnest(@statuses::text[]) AS status) AS u
+SET status = u.status, last_error = NULLIF(u.reason, ''), attempts = d.attempts + 1, processed_at = now()
+FROM (SELECT unnest(@ids::text[]) AS id, unnest(@statuses::text[]) AS status, unnest(@reasons::text[]) AS reason) AS u
 WHERE d.id = u.id;
 
 -- name: LockIntegrations :exec
@@ -70,3 +71,13 @@ UPDATE lightfast_workspace_integrations i
 SET document_count = i.document_count + u.added, updated_at = now()
 FROM (SELECT unnest(@ids::text[]) AS id, unnest(@added::int[]) AS added) AS u
 WHERE i.id = u.id;
+
+-- name: RecordIntegrationSync :exec
+-- The sync worker's bookkeeping: pending when a sync is queued, then success (last_synced_at moves to
+-- now) or failed with its error.
+UPDATE lightfast_workspace_integrations
+SET last_sync_status = @status::text,
+    last_sync_error = sqlc.narg('sync_error'),
+    last_synced_at = CASE WHEN @status::text = 'success' THEN now() ELSE last_synced_at END,
+    updated_at = now()
+WHERE id = @id;

@@ -6,3 +6,10 @@ const (
 	ConfigStatusConfigured     = "configured"
 	ConfigStatusAwaitingConfig = "awaiting_config"
 )
+
+// Values of workspace_integrations.last_sync_status: the outcome of the integration's latest sync.
+const (
+	SyncStatusPending = "pending"
+	SyncStatusSuccess = "success"
+	SyncStatusFailed  = "failed"
+)

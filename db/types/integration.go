@@ -171,9 +171,14 @@ var DefaultEvents = map[Provider][]string{
 	Sentry: {"issue", "error", "event_alert"},
 }
 
-// DefaultSyncConfig is the sync_config a new link starts with.
+// DefaultSyncConfig is a provider's default sync_config: every event the transformers handle, auto-sync
+// on and, for GitHub, every path. SyncConfigForLink adds the repository's default branch.
 func DefaultSyncConfig(p Provider) SyncConfig {
-	return SyncConfig{Events: append([]string(nil), DefaultEvents[p]...), Branches: []string{}, Paths: []string{}, AutoSync: true}
+	paths := []string{}
+	if p == GitHub {
+		paths = []string{AllPaths}
+	}
+	return SyncConfig{Events: append([]string(nil), DefaultEvents[p]...), Branches: []string{}, Paths: paths, AutoSync: true}
 }
 
 // BackfillStatus is the state of an integration's backfill.

@@ -64,6 +64,11 @@ type Token struct {
 	ExpiresAt *time.Time
 	// Version is gw_tokens.version, bumped on every write of the row.
 	Version int64
+	// Scope is what the provider granted the token ("" when it does not say); for GitHub, the
+	// installation's permissions (types.ParseGitHubPermissions).
+	Scope string
+	// UpdatedAt is when the token was last written (minted or refreshed).
+	UpdatedAt time.Time
 }
 
 // Get returns the access token of an installation: one query and one decrypt. It fails with
@@ -133,5 +138,14 @@ func Decrypt(kr *secrets.Keyring, row dbq.VaultReadRow) (Token, error) {
 		AccessToken:    secrets.Secret(plain),
 		ExpiresAt:      row.Token.ExpiresAt,
 		Version:        row.Token.Version,
+		Scope:          deref(row.Token.Scope),
+		UpdatedAt:      row.Token.UpdatedAt,
 	}, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -145,5 +145,6 @@ func serve(ctx context.Context) error {
 		return err
 	}
 
-	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
+	// h2c beside HTTP/1.1: the API answers plain gRPC clients as well as Connect and gRPC-Web.
+	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log, platform.UnencryptedHTTP2())
 }

@@ -100,6 +100,7 @@ func Routes(d Deps) []Route {
 	add(consolev1connect.NewSentryServiceHandler(sentryService{s}, user...))
 	add(consolev1connect.NewIntegrationServiceHandler(integrationService{s}, user...))
 	add(consolev1connect.NewBackfillServiceHandler(backfill, user...))
+	add(consolev1connect.NewJobServiceHandler(jobService{s}, user...))
 	add(consolev1connect.NewObservationServiceHandler(observations, user...))
 	add(consolev1connect.NewSourceServiceHandler(sourceService{s}, m2m...))
 	return routes

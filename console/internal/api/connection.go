@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -63,8 +64,6 @@ func (s connectionService) ListConnections(ctx context.Context, req *connect.Req
 		return nil, err
 	}
 	params := dbq.ListInstallationsByOrgParams{OrgID: p.OrgID}
-	active := "active"
-	params.Status = &active
 	if req.Msg.GetProvider() != consolev1.Provider_PROVIDER_UNSPECIFIED {
 		provider, err := fromProtoProvider(req.Msg.GetProvider())
 		if err != nil {
@@ -77,6 +76,9 @@ func (s connectionService) ListConnections(ctx context.Context, req *connect.Req
 	if err != nil {
 		return nil, err
 	}
+	// Active connections, and those in error with their status_reason so a page can offer Reconnect;
+	// pending (unconfirmed) and revoked ones are not the org's connections.
+	rows = slices.DeleteFunc(rows, func(i dbq.Installation) bool { return i.Status != "active" && i.Status != "error" })
 	return connect.NewResponse(&consolev1.ListConnectionsResponse{Connections: connectionsMsg(rows)}), nil
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -70,6 +71,7 @@ func connectionMsg(i dbq.Installation) *consolev1.Connection {
 			gh.Installations = append(gh.Installations, &consolev1.GitHubInstallation{
 				Id: in.ID, AccountId: in.AccountID, AccountLogin: in.AccountLogin, AccountType: in.AccountType,
 				AvatarUrl: in.AvatarURL, InstalledAt: ts(in.InstalledAt), LastValidatedAt: ts(in.LastValidatedAt),
+				Permissions: in.Permissions,
 			})
 		}
 		c.Account = &consolev1.Connection_Github{Github: gh}
@@ -118,9 +120,9 @@ var configStatus = map[string]consolev1.ConfigStatus{
 
 // Values of workspace_integrations.last_sync_status.
 const (
-	syncPending = "pending"
-	syncSuccess = "success"
-	syncFailed  = "failed"
+	syncPending = types.SyncStatusPending
+	syncSuccess = types.SyncStatusSuccess
+	syncFailed  = types.SyncStatusFailed
 )
 
 var syncStatus = map[string]consolev1.SyncStatus{
@@ -170,7 +172,38 @@ func integrationMsg(i dbq.Integration) *consolev1.Integration {
 		LastSyncError:  str(i.LastSyncError),
 		DocumentCount:  i.DocumentCount,
 		CreatedAt:      timestamppb.New(i.CreatedAt),
+		ResourceMeta:   resourceMetaMsg(i.ResourceMeta),
 	}
+}
+
+// resourceMetaMsg converts resource_meta; GitHub ids go out as decimal strings whatever Go type holds them.
+func resourceMetaMsg(m *types.ResourceMeta) *consolev1.ResourceMeta {
+	switch {
+	case m == nil:
+		return nil
+	case m.GitHub != nil:
+		g := m.GitHub
+		return &consolev1.ResourceMeta{Resource: &consolev1.ResourceMeta_Github{Github: &consolev1.GitHubRepositoryMeta{
+			InstallationId: fmt.Sprint(g.InstallationID), RepoId: fmt.Sprint(g.RepoID), RepoName: g.RepoName,
+			RepoFullName: g.RepoFullName, DefaultBranch: g.DefaultBranch, IsPrivate: g.IsPrivate, IsArchived: g.IsArchived,
+		}}}
+	case m.Vercel != nil:
+		v := m.Vercel
+		return &consolev1.ResourceMeta{Resource: &consolev1.ResourceMeta_Vercel{Vercel: &consolev1.VercelProjectMeta{
+			ProjectId: v.ProjectID, ProjectName: v.ProjectName, TeamId: v.TeamID, TeamSlug: v.TeamSlug, ConfigurationId: v.ConfigurationID,
+		}}}
+	case m.Linear != nil:
+		l := m.Linear
+		return &consolev1.ResourceMeta{Resource: &consolev1.ResourceMeta_Linear{Linear: &consolev1.LinearTeamMeta{
+			TeamId: l.TeamID, TeamKey: l.TeamKey, TeamName: l.TeamName,
+		}}}
+	case m.Sentry != nil:
+		e := m.Sentry
+		return &consolev1.ResourceMeta{Resource: &consolev1.ResourceMeta_Sentry{Sentry: &consolev1.SentryProjectMeta{
+			ProjectId: e.ProjectID, ProjectSlug: e.ProjectSlug, OrgSlug: e.OrgSlug,
+		}}}
+	}
+	return nil
 }
 
 func integrationsMsg(rows []dbq.Integration) []*consolev1.Integration {

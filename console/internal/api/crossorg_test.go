@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/jobs"
 	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
@@ -58,7 +60,11 @@ func TestCrossOrgIsNotFound(t *testing.T) {
 		SourceID: "github:push:secret-of-a", Title: "org A's push", OccurredAt: time.Now(),
 	})
 	require.NoError(t, err)
+	// A has a failed job, so a restart across orgs would show.
+	aJob := e.insertJob(jobs.SyncConfig{IntegrationID: a.integ})
+	e.discard(aJob, "sync config: boom")
 	before := e.snapshot()
+	autoSync := false
 
 	calls := map[string]func() error{
 		"GetWorkspace": func() error {
@@ -177,6 +183,28 @@ func TestCrossOrgIsNotFound(t *testing.T) {
 			_, err := bf.CancelBackfill(ctx, connect.NewRequest(&consolev1.CancelBackfillRequest{IntegrationId: a.integ}))
 			return err
 		},
+		"UpdateSyncConfig": func() error {
+			_, err := c.integ.UpdateSyncConfig(ctx, connect.NewRequest(&consolev1.UpdateSyncConfigRequest{IntegrationId: a.integ, AutoSync: &autoSync}))
+			return err
+		},
+		"ListJobs": func() error {
+			_, err := c.jobs.ListJobs(ctx, connect.NewRequest(&consolev1.ListJobsRequest{WorkspaceId: a.ws}))
+			return err
+		},
+		"ListJobs of A's integration in B's workspace": func() error {
+			_, err := c.jobs.ListJobs(ctx, connect.NewRequest(&consolev1.ListJobsRequest{WorkspaceId: b.ws, IntegrationId: a.integ}))
+			return err
+		},
+		"RestartJob": func() error {
+			_, err := c.jobs.RestartJob(ctx, connect.NewRequest(&consolev1.RestartJobRequest{JobId: aJob}))
+			return err
+		},
+		"CreateWorkspace with A's connection": func() error {
+			_, err := c.ws.CreateWorkspace(ctx, connect.NewRequest(&consolev1.CreateWorkspaceRequest{Name: "Stolen", Resources: &consolev1.WorkspaceResources{
+				InstallationId: a.gh, ResourceIds: []string{strconv.FormatInt(a.repo, 10)},
+			}}))
+			return err
+		},
 		"ListObservations": func() error {
 			_, err := c.obs.ListObservations(ctx, connect.NewRequest(&consolev1.ListObservationsRequest{WorkspaceId: a.ws}))
 			return err
@@ -217,6 +245,11 @@ func TestCrossOrgIsNotFound(t *testing.T) {
 	} else {
 		requireCode(t, err, connect.CodeNotFound)
 	}
+	aInst, err := e.q.GetInstallation(ctx, a.gh)
+	require.NoError(t, err)
+	resolved, err := c.ws.ResolveFromGitHubOrgSlug(ctx, connect.NewRequest(&consolev1.ResolveFromGitHubOrgSlugRequest{GithubOrgSlug: *aInst.AccountLogin}))
+	require.NoError(t, err)
+	require.Empty(t, resolved.Msg.GetWorkspaces(), "A's GitHub account resolves to none of B's workspaces, and never to A's")
 	slug, err := c.ws.GetWorkspace(ctx, connect.NewRequest(&consolev1.GetWorkspaceRequest{Workspace: &consolev1.GetWorkspaceRequest_Slug{Slug: "shared-slug"}}))
 	require.NoError(t, err)
 	require.Equal(t, b.ws, slug.Msg.GetWorkspace().GetId(), "the same slug resolves to the caller's own workspace")
@@ -230,6 +263,7 @@ var notAddressedByID = map[string]string{
 	"ListWorkspaces":                 "lists the caller's org (checked above)",
 	"GetAuthorizeURL":                "creates a state for the caller's org",
 	"ListConnections":                "lists the caller's org (checked above)",
+	"ResolveFromGitHubOrgSlug":       "lists the caller's org (checked above)",
 	"FindByGithubRepoId":             "M2M: service key, not org-scoped",
 	"GetSourceIdByGithubRepoId":      "M2M: service key, not org-scoped",
 	"UpdateGithubSyncStatus":         "M2M: service key, not org-scoped",
@@ -265,5 +299,5 @@ func requireEveryProcedureCovered(t *testing.T, calls map[string]func() error) {
 		}
 		return true
 	})
-	require.GreaterOrEqual(t, methods, 34, "the generated descriptors are registered")
+	require.GreaterOrEqual(t, methods, 38, "the generated descriptors are registered")
 }

@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
-	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
+	"github.com/lightfastai/connections/db/jobs"
 )
 
 // postJSON calls a procedure the way curl does in Connect's JSON mode:
@@ -42,20 +44,17 @@ func postJSON(t *testing.T, base, procedure, auth, body string) (int, map[string
 // allProcedures lists every procedure of the Console API, from the generated descriptors.
 func allProcedures() []string {
 	var out []string
-	for _, f := range []protoreflect.FileDescriptor{
-		consolev1.File_lightfast_console_v1_workspace_proto, consolev1.File_lightfast_console_v1_connection_proto,
-		consolev1.File_lightfast_console_v1_github_proto, consolev1.File_lightfast_console_v1_vercel_proto,
-		consolev1.File_lightfast_console_v1_linear_proto, consolev1.File_lightfast_console_v1_sentry_proto,
-		consolev1.File_lightfast_console_v1_integration_proto, consolev1.File_lightfast_console_v1_source_proto,
-		consolev1.File_lightfast_console_v1_backfill_proto, consolev1.File_lightfast_console_v1_observation_proto,
-	} {
+	// Every file of the package, so a procedure in a new file cannot escape.
+	protoregistry.GlobalFiles.RangeFilesByPackage("lightfast.console.v1", func(f protoreflect.FileDescriptor) bool {
 		for i := 0; i < f.Services().Len(); i++ {
 			svc := f.Services().Get(i)
 			for j := 0; j < svc.Methods().Len(); j++ {
 				out = append(out, fmt.Sprintf("/%s/%s", svc.FullName(), svc.Methods().Get(j).Name()))
 			}
 		}
-	}
+		return true
+	})
+	sort.Strings(out)
 	return out
 }
 
@@ -81,10 +80,18 @@ func TestEveryProcedureAnswersConnectJSON(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, linked)
 	integ := linked["integrations"].([]any)[0].(map[string]any)["id"].(string)
 	repo := strconv.FormatInt(repos[0].ID, 10)
+	failed := e.insertJob(jobs.SyncConfig{IntegrationID: integ})
+	e.discard(failed, "sync config: github is unavailable")
+	login := "login-" + strconv.FormatInt(gh.ID, 10)
 
 	// One valid request per procedure; the unlink and disconnect run last (they tear down what others use).
 	bodies := map[string]string{
-		"WorkspaceService/CreateWorkspace":              `{"name":"From curl"}`,
+		"WorkspaceService/CreateWorkspace": fmt.Sprintf(`{"name":"From curl","resources":{"installationId":%q,"resourceIds":["%d"]}}`,
+			ghInst.ID, repos[1].ID),
+		"WorkspaceService/ResolveFromGitHubOrgSlug":     fmt.Sprintf(`{"githubOrgSlug":%q}`, login),
+		"IntegrationService/UpdateSyncConfig":           fmt.Sprintf(`{"integrationId":%q,"branches":{"values":["main","release/*"]},"paths":{"values":["src/**"]},"autoSync":true}`, integ),
+		"JobService/ListJobs":                           fmt.Sprintf(`{"workspaceId":%q,"state":"JOB_STATE_DISCARDED","pageSize":10}`, ws.ID),
+		"JobService/RestartJob":                         fmt.Sprintf(`{"jobId":"%d"}`, failed),
 		"WorkspaceService/ListWorkspaces":               `{}`,
 		"WorkspaceService/GetWorkspace":                 fmt.Sprintf(`{"workspaceId":%q}`, ws.ID),
 		"ConnectionService/GetAuthorizeURL":             `{"provider":"PROVIDER_GITHUB","returnTo":"/sources"}`,

@@ -12,6 +12,7 @@ import (
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/types"
+	"github.com/lightfastai/connections/db/vault"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
 
@@ -55,13 +56,13 @@ func (s githubService) ValidateInstallations(ctx context.Context, req *connect.R
 	if err != nil {
 		return nil, err
 	}
-	token, err := s.token(ctx, p.OrgID, inst.ID)
+	tok, err := vault.GetForOrg(ctx, s.Pool, s.Keyring, p.OrgID, inst.ID)
 	if err != nil {
 		return nil, err
 	}
 	// An installation token can list its own repositories; their owner is the installation's account. A
 	// deleted or suspended installation fails here (GitHub refuses the token), and nothing is written.
-	page, err := s.Providers.GitHub.ListRepositories(ctx, token, 1, 1)
+	page, err := s.Providers.GitHub.ListRepositories(ctx, tok.AccessToken.Reveal(), 1, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +84,11 @@ func (s githubService) ValidateInstallations(ctx context.Context, req *connect.R
 	}
 	now := s.Now().UTC()
 	in := &info.Installations[idx]
+	// The token carries the permissions GitHub granted when it was minted; they replace the recorded
+	// ones unless those are newer (an accepted-permissions event after the mint).
+	if perms := types.ParseGitHubPermissions(tok.Scope); perms != nil && (in.LastValidatedAt == nil || tok.UpdatedAt.After(*in.LastValidatedAt)) {
+		in.Permissions = perms
+	}
 	in.LastValidatedAt = &now
 	if len(page.Repos) > 0 {
 		owner := page.Repos[0].Owner

@@ -52,6 +52,7 @@ type env struct {
 	kr    *secrets.Keyring
 	sim   *simtest.Sim
 	url   string
+	river *river.Client[pgx.Tx] // insert-only, the API's own
 }
 
 func setup(t testing.TB) *env { return setupWith(t, nil) }
@@ -87,7 +88,7 @@ func setupWith(t testing.TB, mod func(*api.Deps)) *env {
 	api.Mount(e, deps)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &env{t: t, pool: pool, q: dbq.New(pool), cache: cache, kr: kr, sim: sim, url: srv.URL}
+	return &env{t: t, pool: pool, q: dbq.New(pool), cache: cache, kr: kr, sim: sim, url: srv.URL, river: riverClient}
 }
 
 // token returns a dev session token.
@@ -121,6 +122,7 @@ type clients struct {
 	integ consolev1connect.IntegrationServiceClient
 	src   consolev1connect.SourceServiceClient
 	obs   consolev1connect.ObservationServiceClient
+	jobs  consolev1connect.JobServiceClient
 }
 
 // as returns clients calling with tok (a session token, an M2M key, or "" for none) as a bearer.
@@ -149,6 +151,7 @@ func (e *env) with(o connect.ClientOption) clients {
 		integ: consolev1connect.NewIntegrationServiceClient(h, e.url, o),
 		src:   consolev1connect.NewSourceServiceClient(h, e.url, o),
 		obs:   consolev1connect.NewObservationServiceClient(h, e.url, o),
+		jobs:  consolev1connect.NewJobServiceClient(h, e.url, o),
 	}
 }
 

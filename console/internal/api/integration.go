@@ -47,6 +47,15 @@ type linkRequest struct {
 	startBackfill               bool
 	backfill                    *consolev1.BackfillOptions
 	resolve                     resolver
+	// newWorkspace, when set, is created inside the link's transaction instead of workspaceID being read
+	// (CreateWorkspace with resources); the row written is stored back in it.
+	newWorkspace *workspaceToCreate
+}
+
+// workspaceToCreate is the workspace a link creates, and then the row it wrote.
+type workspaceToCreate struct {
+	params dbq.CreateWorkspaceParams
+	row    dbq.Workspace
 }
 
 // link links resources to a workspace: it checks the workspace and connection belong to the caller's
@@ -58,7 +67,7 @@ func (s integrationService) link(ctx context.Context, r linkRequest) ([]dbq.Inte
 	if err != nil {
 		return nil, 0, err
 	}
-	if r.workspaceID == "" || r.installationID == "" {
+	if (r.workspaceID == "" && r.newWorkspace == nil) || r.installationID == "" {
 		return nil, 0, errInvalid("workspace_id and installation_id are required")
 	}
 	if len(r.resourceIDs) == 0 {
@@ -82,9 +91,11 @@ func (s integrationService) link(ctx context.Context, r linkRequest) ([]dbq.Inte
 			return nil, 0, err
 		}
 	}
-	ws, err := s.workspaceForOrg(ctx, p.OrgID, r.workspaceID)
-	if err != nil {
-		return nil, 0, err
+	var ws dbq.Workspace
+	if r.newWorkspace == nil {
+		if ws, err = s.workspaceForOrg(ctx, p.OrgID, r.workspaceID); err != nil {
+			return nil, 0, err
+		}
 	}
 	inst, err := s.activeInstallationForOrg(ctx, p.OrgID, r.installationID, r.provider)
 	if err != nil {
@@ -115,6 +126,13 @@ func (s integrationService) link(ctx context.Context, r linkRequest) ([]dbq.Inte
 	err = db.WithTx(ctx, s.Pool, func(tx pgx.Tx) error {
 		q := dbq.New(tx)
 		out, created = out[:0], 0
+		if r.newWorkspace != nil {
+			w, err := q.CreateWorkspace(ctx, r.newWorkspace.params)
+			if err != nil {
+				return db.Interpret(err)
+			}
+			ws, r.newWorkspace.row = w, w
+		}
 		for _, it := range items {
 			name := it.name
 			if _, err := q.UpsertResource(ctx, dbq.UpsertResourceParams{
@@ -125,7 +143,7 @@ func (s integrationService) link(ctx context.Context, r linkRequest) ([]dbq.Inte
 			row, err := q.UpsertIntegration(ctx, dbq.UpsertIntegrationParams{
 				ID: ids.New(), WorkspaceID: ws.ID, InstallationID: inst.ID, Provider: r.provider,
 				ProviderResourceID: it.resourceID, ResourceName: it.name, ResourceMeta: it.meta,
-				SyncConfig: types.DefaultSyncConfig(r.provider), ConnectedBy: &p.UserID,
+				SyncConfig: types.SyncConfigForLink(r.provider, it.meta), ConnectedBy: &p.UserID,
 			})
 			if err != nil {
 				return fmt.Errorf("link: integration: %w", db.Interpret(err))
@@ -150,6 +168,21 @@ func (s integrationService) link(ctx context.Context, r linkRequest) ([]dbq.Inte
 		s.Routes.PutResource(ctx, r.provider, it.resourceID, inst.ID)
 	}
 	return out, created, nil
+}
+
+// resolverFor is the resolver and resource word of a provider's link calls.
+func (s integrationService) resolverFor(p types.Provider) (resolver, string) {
+	switch p {
+	case types.GitHub:
+		return s.githubRepos, "repository"
+	case types.Vercel:
+		return s.vercelProjects, "project"
+	case types.Linear:
+		return s.linearTeams, "team"
+	case types.Sentry:
+		return s.sentryProjects, "project"
+	}
+	return nil, ""
 }
 
 func (s integrationService) ListSources(ctx context.Context, req *connect.Request[consolev1.ListSourcesRequest]) (*connect.Response[consolev1.ListSourcesResponse], error) {
@@ -343,15 +376,9 @@ func (s integrationService) UpdateEvents(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, err
 	}
-	known := types.DefaultEvents[in.Provider]
-	events := []string{}
-	for _, e := range req.Msg.GetEvents() {
-		if !slices.Contains(known, e) {
-			return nil, errInvalid("unknown %s event %q; known events: %v", in.Provider, e, known)
-		}
-		if !slices.Contains(events, e) {
-			events = append(events, e)
-		}
+	events, err := knownEvents(in.Provider, req.Msg.GetEvents())
+	if err != nil {
+		return nil, err
 	}
 	row, err := s.q().UpdateIntegrationEventsForOrg(ctx, dbq.UpdateIntegrationEventsForOrgParams{ID: in.ID, ClerkOrgID: p.OrgID, Events: events})
 	if db.IsNotFound(err) {

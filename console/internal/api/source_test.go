@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,13 @@ func TestSourceService(t *testing.T) {
 	found, err = src.FindByGithubRepoId(ctx, connect.NewRequest(&consolev1.FindByGithubRepoIdRequest{GithubRepoId: repo}))
 	require.NoError(t, err)
 	require.Empty(t, found.Msg.GetSources(), "only active sources are found")
+	listed, err := admin.integ.ListSources(ctx, connect.NewRequest(&consolev1.ListSourcesRequest{WorkspaceId: ws2.ID}))
+	require.NoError(t, err)
+	for _, in := range listed.Msg.GetIntegrations() {
+		deleted := in.GetProviderResourceId() == strconv.FormatInt(repo, 10)
+		require.Equal(t, deleted, in.GetResourceMeta().GetGithub().GetIsArchived(), "a deleted repository reads as archived")
+		require.Equal(t, !deleted, in.GetIsActive())
+	}
 
 	off, err := src.MarkGithubInstallationInactive(ctx, connect.NewRequest(&consolev1.MarkGithubInstallationInactiveRequest{GithubInstallationId: gh.ID}))
 	require.NoError(t, err)

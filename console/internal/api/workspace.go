@@ -61,11 +61,62 @@ func (s workspaceService) CreateWorkspace(ctx context.Context, req *connect.Requ
 	if len(slug) > maxSlugLen || !slugRE.MatchString(slug) {
 		return nil, errInvalid("slug must be lowercase letters, digits and single dashes, at most %d characters", maxSlugLen)
 	}
-	w, err := s.q().CreateWorkspace(ctx, dbq.CreateWorkspaceParams{ID: ids.New(), ClerkOrgID: p.OrgID, Name: name, Slug: slug})
+	params := dbq.CreateWorkspaceParams{ID: ids.New(), ClerkOrgID: p.OrgID, Name: name, Slug: slug}
+	if res := req.Msg.GetResources(); res != nil {
+		return s.createWithResources(ctx, p.OrgID, params, res)
+	}
+	w, err := s.q().CreateWorkspace(ctx, params)
 	if err != nil {
 		return nil, db.Interpret(err)
 	}
 	return connect.NewResponse(&consolev1.CreateWorkspaceResponse{Workspace: workspaceMsg(w)}), nil
+}
+
+// createWithResources is the seed's workspaceAccess.create: the workspace and its first links in one
+// transaction, through the same link path as IntegrationService, so a resource that cannot be linked
+// leaves no workspace behind.
+func (s workspaceService) createWithResources(ctx context.Context, org string, params dbq.CreateWorkspaceParams, res *consolev1.WorkspaceResources) (*connect.Response[consolev1.CreateWorkspaceResponse], error) {
+	inst, err := s.installationForOrg(ctx, org, res.GetInstallationId(), "")
+	if err != nil {
+		return nil, err
+	}
+	integ := integrationService{s.server}
+	resolve, kind := integ.resolverFor(inst.Provider)
+	if resolve == nil {
+		return nil, errInvalid("connection %s has no linkable resources", inst.ID)
+	}
+	nw := &workspaceToCreate{params: params}
+	rows, _, err := integ.link(ctx, linkRequest{
+		installationID: inst.ID, provider: inst.Provider, kind: kind, resourceIDs: res.GetResourceIds(),
+		startBackfill: res.GetStartBackfill(), backfill: res.GetBackfillOptions(), resolve: resolve, newWorkspace: nw,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&consolev1.CreateWorkspaceResponse{Workspace: workspaceMsg(nw.row), Integrations: integrationsMsg(rows)}), nil
+}
+
+// githubLoginRE is GitHub's rule for user and organisation logins.
+var githubLoginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+
+func (s workspaceService) ResolveFromGitHubOrgSlug(ctx context.Context, req *connect.Request[consolev1.ResolveFromGitHubOrgSlugRequest]) (*connect.Response[consolev1.ResolveFromGitHubOrgSlugResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	login := req.Msg.GetGithubOrgSlug()
+	if !githubLoginRE.MatchString(login) {
+		return nil, errInvalid("github_org_slug must be a GitHub login: letters, digits and dashes, at most 39 characters")
+	}
+	rows, err := s.q().ListWorkspacesByGithubLogin(ctx, dbq.ListWorkspacesByGithubLoginParams{ClerkOrgID: p.OrgID, Login: login})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*consolev1.Workspace, 0, len(rows))
+	for _, w := range rows {
+		out = append(out, workspaceMsg(w))
+	}
+	return connect.NewResponse(&consolev1.ResolveFromGitHubOrgSlugResponse{Workspaces: out}), nil
 }
 
 func (s workspaceService) ListWorkspaces(ctx context.Context, _ *connect.Request[consolev1.ListWorkspacesRequest]) (*connect.Response[consolev1.ListWorkspacesResponse], error) {

@@ -61,4 +61,7 @@ func TestWebhookThenBackfillOfAPullRequestIsOneObservation(t *testing.T) {
 	require.Equal(t, 1, n, "webhook and backfill converge on one row")
 	require.NotNil(t, kept)
 	require.Equal(t, deliveryID, *kept, "the webhook's row is kept")
+	got, err := e.q.GetIntegration(context.Background(), in.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 5, got.DocumentCount, "the backfill counts only the rows it added, not the webhook's")
 }

@@ -51,6 +51,9 @@ func TestGitHubBackfillPagesPullRequestsIssuesAndReleases(t *testing.T) {
 
 	done := requireCompleted(t, e, in, 360)
 	require.Equal(t, []string{backfill.EntityPullRequest, backfill.EntityIssue, backfill.EntityRelease}, done.Checkpoint.Done)
+	got, err := e.q.GetIntegration(context.Background(), in.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 360, got.DocumentCount, "backfilled observations count")
 
 	// The seeds cycle open, merged, closed: each pull request is observed in its current state, with the
 	// webhook transformer's source id and type.

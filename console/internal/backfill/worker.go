@@ -280,6 +280,15 @@ func (w *Worker) commit(ctx context.Context, r *run, entity string, p page) erro
 			}
 			inserted = n
 		}
+		// document_count counts every observation of the integration: only the rows this page added,
+		// so facts the webhook worker (or an earlier attempt) already wrote are not counted twice.
+		if inserted > 0 {
+			if err := q.AddIntegrationsDocuments(ctx, dbq.AddIntegrationsDocumentsParams{
+				Ids: []string{r.integ.ID}, Added: []int32{int32(inserted)},
+			}); err != nil {
+				return fmt.Errorf("count documents: %w", db.Interpret(err))
+			}
+		}
 		n, err := q.AdvanceBackfillState(ctx, dbq.AdvanceBackfillStateParams{BackfillState: next, ID: r.integ.ID, JobID: r.job.ID})
 		if err != nil {
 			return fmt.Errorf("save checkpoint: %w", db.Interpret(err))

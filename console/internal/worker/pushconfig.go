@@ -20,8 +20,9 @@ const SyncReasonPush = "push"
 
 // pushConfig applies a GitHub push that touches lightfast.yml / .lightfast.yml on the default branch:
 // every active integration of the repository gets its config status from the push (a hint) and a
-// sync.config job that re-reads the repository (the truth), both in tx. It runs whatever the events
-// allow-list says: the config file is about the repository, not about which events become observations.
+// sync.config job that re-reads the repository (the truth), both in tx. It runs whatever the events,
+// branches and paths rules say: the config file is about the repository, not about which events become
+// observations. An integration with autoSync off gets neither.
 func (w *WebhookWorker) pushConfig(ctx context.Context, tx pgx.Tx, q *dbq.Queries, change transform.PushConfigChange, integrations []dbq.Integration) (bool, error) {
 	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {
@@ -38,7 +39,8 @@ func (w *WebhookWorker) pushConfig(ctx context.Context, tx pgx.Tx, q *dbq.Querie
 		if defaultBranch == "" && in.ResourceMeta != nil && in.ResourceMeta.GitHub != nil {
 			defaultBranch = in.ResourceMeta.GitHub.DefaultBranch
 		}
-		if change.Branch != defaultBranch {
+		// autoSync off: the resource is not followed as it changes, so nothing is queued for it.
+		if change.Branch != defaultBranch || !in.SyncConfig.AutoSync {
 			continue
 		}
 		if err := q.SetIntegrationConfigStatus(ctx, dbq.SetIntegrationConfigStatusParams{
@@ -48,6 +50,9 @@ func (w *WebhookWorker) pushConfig(ctx context.Context, tx pgx.Tx, q *dbq.Querie
 		}
 		if _, err := client.InsertTx(ctx, tx, jobs.SyncConfig{IntegrationID: in.ID, Reason: SyncReasonPush}, nil); err != nil {
 			return false, fmt.Errorf("queue config sync: %w", err)
+		}
+		if err := q.RecordIntegrationSync(ctx, dbq.RecordIntegrationSyncParams{ID: in.ID, Status: types.SyncStatusPending}); err != nil {
+			return false, fmt.Errorf("queue config sync: %w", db.Interpret(err))
 		}
 		changed = true
 	}

@@ -46,8 +46,31 @@ func NewSyncConfigWorker(pool *pgxpool.Pool, keyring *secrets.Keyring, github Fi
 	return &SyncConfigWorker{pool: pool, keyring: keyring, github: github, log: log, now: time.Now}
 }
 
-// Work implements river.Worker.
+// Work implements river.Worker. Every outcome lands in the integration's sync status: success moves
+// last_synced_at, a failure records its error; a snooze (rate limit) changes nothing.
 func (w *SyncConfigWorker) Work(ctx context.Context, job *river.Job[jobs.SyncConfig]) error {
+	err := w.sync(ctx, job)
+	var snooze *river.JobSnoozeError
+	if errors.As(err, &snooze) {
+		return err
+	}
+	status, msg := types.SyncStatusSuccess, (*string)(nil)
+	if err != nil {
+		m := truncate(err.Error(), maxErrorLen)
+		status, msg = types.SyncStatusFailed, &m
+	}
+	// The job's context may be what failed; the bookkeeping must still land.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if rerr := dbq.New(w.pool).RecordIntegrationSync(bctx, dbq.RecordIntegrationSyncParams{
+		ID: job.Args.IntegrationID, Status: status, SyncError: msg,
+	}); rerr != nil {
+		w.log.Error("record sync status", zap.String("integration", job.Args.IntegrationID), zap.Error(rerr))
+	}
+	return err
+}
+
+func (w *SyncConfigWorker) sync(ctx context.Context, job *river.Job[jobs.SyncConfig]) error {
 	q := dbq.New(w.pool)
 	in, err := q.GetIntegration(ctx, job.Args.IntegrationID)
 	if db.IsNotFound(err) {

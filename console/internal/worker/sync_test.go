@@ -101,6 +101,13 @@ func (s *syncBundle) syncConfig(t *testing.T, id string) types.SyncConfig {
 	return in.SyncConfig
 }
 
+func (s *syncBundle) integration(t *testing.T, id string) dbq.Integration {
+	t.Helper()
+	in, err := s.q.GetIntegration(context.Background(), id)
+	require.NoError(t, err)
+	return in
+}
+
 func TestSyncConfigReadsTheRepository(t *testing.T) {
 	t.Parallel()
 	s := setupSync(t)
@@ -118,6 +125,11 @@ func TestSyncConfigReadsTheRepository(t *testing.T) {
 	require.NotNil(t, cfg.LastConfigCheck)
 	require.True(t, cfg.LastConfigCheck.After(before))
 	require.Equal(t, withConfig.SyncConfig.Events, cfg.Events)
+	got := s.integration(t, withConfig.ID)
+	require.Equal(t, types.SyncStatusSuccess, *got.LastSyncStatus, "the sync worker keeps the sync status")
+	require.NotNil(t, got.LastSyncedAt)
+	require.True(t, got.LastSyncedAt.After(before))
+	require.Nil(t, got.LastSyncError)
 
 	require.NoError(t, s.run(t, without.ID))
 	cfg = s.syncConfig(t, without.ID)
@@ -143,6 +155,10 @@ func TestSyncConfigCancelsWithoutAUsableConnection(t *testing.T) {
 	require.ErrorAs(t, s.run(t, in.ID), &cancel)
 	require.ErrorIs(t, s.run(t, in.ID), vault.ErrNotActive)
 	require.Empty(t, s.syncConfig(t, in.ID).ConfigStatus, "nothing written")
+	got := s.integration(t, in.ID)
+	require.Equal(t, types.SyncStatusFailed, *got.LastSyncStatus)
+	require.Contains(t, *got.LastSyncError, "not active")
+	require.Nil(t, got.LastSyncedAt, "a failed sync does not move last_synced_at")
 
 	require.ErrorAs(t, s.run(t, "no-such-integration"), &cancel)
 }
@@ -171,7 +187,9 @@ func TestSyncConfigSnoozesWhenRateLimited(t *testing.T) {
 	require.Greater(t, snooze.Duration, 20*time.Second)
 	require.LessOrEqual(t, snooze.Duration, 31*time.Second)
 	require.Empty(t, s.syncConfig(t, in.ID).ConfigStatus, "nothing written while waiting")
+	require.Nil(t, s.integration(t, in.ID).LastSyncStatus, "a snooze is not an outcome")
 
 	require.NoError(t, s.run(t, in.ID))
 	require.Equal(t, types.ConfigStatusAwaitingConfig, s.syncConfig(t, in.ID).ConfigStatus)
+	require.Equal(t, types.SyncStatusSuccess, *s.integration(t, in.ID).LastSyncStatus)
 }

@@ -187,6 +187,7 @@ type item struct {
 	reqs       []*request // the jobs for this delivery (normally one)
 	d          dbq.Delivery
 	status     string
+	reason     string // why an ignored delivery was ignored (its last_error)
 	obs        []transform.Observation
 	allowed    []dbq.Integration
 	all        []dbq.Integration
@@ -278,6 +279,11 @@ func (w *WebhookWorker) batch(ctx context.Context, tx pgx.Tx, reqs []*request) e
 		p := dbq.SetDeliveryStatusesParams{}
 		for _, it := range items {
 			p.Ids, p.Statuses = append(p.Ids, it.d.ID), append(p.Statuses, it.status)
+			reason := ""
+			if it.status == StatusIgnored {
+				reason = it.reason
+			}
+			p.Reasons = append(p.Reasons, reason)
 			for i, r := range it.reqs {
 				r.res.outcome = OutcomeIgnored
 				if it.status == StatusDelivered {
@@ -389,7 +395,7 @@ func (w *WebhookWorker) loadIntegrations(ctx context.Context, q *dbq.Queries, it
 // integrations that take them, and for a GitHub push the config change to apply.
 func plan(it *item) error {
 	d := it.d
-	it.status = StatusIgnored
+	it.status, it.reason = StatusIgnored, reasonNoIntegration
 	if len(it.all) == 0 {
 		return nil
 	}
@@ -402,14 +408,27 @@ func plan(it *item) error {
 			it.configPush = &change
 		}
 	}
-	for _, in := range it.all {
-		if allows(in.SyncConfig, d.EventType) {
-			it.allowed = append(it.allowed, in)
+	var scope *transform.GitHubScope
+	if d.Provider == types.GitHub {
+		s, err := transform.GitHubDeliveryScope(d.EventType, d.Payload)
+		if err != nil {
+			return err
 		}
+		scope = &s
+	}
+	var reasons []string
+	for _, in := range it.all {
+		if why := skipReason(in.SyncConfig, d.EventType, scope); why != "" {
+			reasons = append(reasons, "integration "+in.ID+": "+why)
+			continue
+		}
+		it.allowed = append(it.allowed, in)
 	}
 	if len(it.allowed) == 0 {
+		it.reason = ignoredBecause(reasons)
 		return nil
 	}
+	it.reason = reasonNoObservation
 	obs, err := transform.Transform(transform.Input{
 		Provider: d.Provider, EventType: d.EventType, Payload: d.Payload, ReceivedAt: d.ReceivedAt,
 	})

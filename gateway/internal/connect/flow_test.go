@@ -69,8 +69,13 @@ func TestGitHubFlow(t *testing.T) {
 	require.NotNil(t, gh.Installations[0].InstalledAt)
 	require.NotNil(t, gh.Installations[0].LastValidatedAt)
 
-	// The stored token is a real installation token: GitHub (the simulator) accepts it.
+	// The stored token is a real installation token: GitHub (the simulator) accepts it. Its scope is the
+	// permissions GitHub granted it, which the console's ValidateInstallations reads back.
 	require.Regexp(t, `^ghs_`, token)
+	tok, err := dbvault.GetForOrg(context.Background(), g.Pool, g.Keyring, "org_a", id)
+	require.NoError(t, err)
+	require.NotEmpty(t, simInst.Permissions)
+	require.Equal(t, simInst.Permissions, types.ParseGitHubPermissions(tok.Scope))
 	req, _ := http.NewRequest(http.MethodGet, g.SimURLs.GitHubAPI+"/installation/repositories", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)

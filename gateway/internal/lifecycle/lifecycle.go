@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -124,6 +126,8 @@ func apply(ctx context.Context, tx pgx.Tx, d dbq.Delivery) ([]cacheOp, error) {
 			return suspend(ctx, tx, installationID, true)
 		case "installation.unsuspend":
 			return suspend(ctx, tx, installationID, false)
+		case "installation.new_permissions_accepted":
+			return permissionsAccepted(ctx, tx, installationID, body.Get("installation"))
 		case "installation_repositories.added":
 			return reposAdded(ctx, tx, installationID, body.Get("repositories_added").Array())
 		case "installation_repositories.removed":
@@ -180,6 +184,62 @@ func suspend(ctx context.Context, tx pgx.Tx, installationID string, suspended bo
 	return []cacheOp{func(ctx context.Context, c *routing.Cache) {
 		c.PutInstallation(ctx, inst.Provider, inst.ExternalID, inst.ID)
 	}}, nil
+}
+
+// Bounds on the permissions an event may write (GitHub has a few dozen).
+const (
+	maxPermissions     = 100
+	maxPermissionBytes = 64
+)
+
+// permissionsAccepted: the account accepted the App's new permissions. The installation's entry in
+// provider_account_info takes the permissions the event lists, and lastValidatedAt moves to now. An
+// event without permissions, or for an installation the connection does not list, changes nothing.
+func permissionsAccepted(ctx context.Context, tx pgx.Tx, installationID string, ghInst gjson.Result) ([]cacheOp, error) {
+	perms := ghInst.Get("permissions")
+	ghID := ghInst.Get("id").String()
+	if !perms.IsObject() || ghID == "" {
+		return nil, nil
+	}
+	granted := map[string]string{}
+	var bad bool
+	perms.ForEach(func(k, v gjson.Result) bool {
+		if len(granted) >= maxPermissions || len(k.Str) > maxPermissionBytes || len(v.Str) > maxPermissionBytes || v.Type != gjson.String {
+			bad = true
+			return false
+		}
+		granted[k.Str] = v.Str
+		return true
+	})
+	if bad {
+		return nil, fmt.Errorf("permissions accepted: the installation's permissions are not a small map of strings")
+	}
+	q := dbq.New(tx)
+	inst, err := q.GetInstallation(ctx, installationID)
+	if err != nil {
+		return nil, fmt.Errorf("permissions accepted: %w", db.Interpret(err))
+	}
+	if inst.ProviderAccountInfo == nil || inst.ProviderAccountInfo.GitHub == nil {
+		return nil, nil
+	}
+	info := *inst.ProviderAccountInfo.GitHub
+	info.Installations = slices.Clone(info.Installations)
+	found := false
+	now := time.Now().UTC()
+	for i := range info.Installations {
+		// Compared as decimal text, whichever Go type holds the id.
+		if fmt.Sprint(info.Installations[i].ID) == ghID {
+			info.Installations[i].Permissions, info.Installations[i].LastValidatedAt = granted, &now
+			found = true
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	if _, err := q.SetInstallationAccountInfo(ctx, dbq.SetInstallationAccountInfoParams{ID: inst.ID, ProviderAccountInfo: types.NewGitHubAccountInfo(info)}); err != nil {
+		return nil, fmt.Errorf("permissions accepted: %w", db.Interpret(err))
+	}
+	return []cacheOp{func(context.Context, *routing.Cache) {}}, nil // routes are unchanged
 }
 
 // reposAdded reactivates resources that were linked before and removed from the installation's access;

@@ -4,12 +4,14 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/rueidis"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
+	"github.com/tidwall/gjson"
 	"go.uber.org/zap"
 
 	"github.com/lightfastai/connections/db/dbq"
@@ -202,6 +204,49 @@ func TestUnhandledEventIsIgnored(t *testing.T) {
 	d, err := b.deliver(t, types.GitHub, "installation.new_permissions_accepted", inst.ID, []byte(`{}`), 1)
 	require.NoError(t, err)
 	require.Equal(t, "ignored", d.Status)
+}
+
+// TestNewPermissionsAcceptedRefreshesPermissions: GitHub's installation.new_permissions_accepted event
+// (the real payload) writes the permissions it lists, and lastValidatedAt, into the installation's entry
+// of provider_account_info; other entries and fields are kept.
+func TestNewPermissionsAcceptedRefreshesPermissions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	payload := dbtest.Fixture(t, "github/installation/new_permissions_accepted.payload.json")
+	ghID := gjson.GetBytes(payload, "installation.id").Int()
+	inst := b.installation(t, types.GitHub, strconv.FormatInt(ghID, 10))
+	installed := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	_, err := b.q.SetInstallationAccountInfo(ctx, dbq.SetInstallationAccountInfoParams{ID: inst.ID, ProviderAccountInfo: types.NewGitHubAccountInfo(types.GitHubAccountInfo{
+		Installations: []types.GitHubInstallation{
+			{ID: ghID, AccountLogin: "Codertocat", Permissions: map[string]string{"contents": "read"}, InstalledAt: &installed},
+			{ID: ghID + 1, AccountLogin: "other", Permissions: map[string]string{"issues": "read"}},
+		},
+	})})
+	require.NoError(t, err)
+
+	before := time.Now().Add(-time.Second)
+	d, err := b.deliver(t, types.GitHub, "installation.new_permissions_accepted", inst.ID, payload, 1)
+	require.NoError(t, err)
+	require.Equal(t, "delivered", d.Status)
+	got, err := b.q.GetInstallation(ctx, inst.ID)
+	require.NoError(t, err)
+	ins := got.ProviderAccountInfo.GitHub.Installations
+	require.Equal(t, "write", ins[0].Permissions["contents"])
+	require.Equal(t, "read", ins[0].Permissions["metadata"])
+	require.Len(t, ins[0].Permissions, 12)
+	require.NotNil(t, ins[0].LastValidatedAt)
+	require.True(t, ins[0].LastValidatedAt.After(before))
+	require.True(t, installed.Equal(*ins[0].InstalledAt), "other fields are kept")
+	require.Equal(t, map[string]string{"issues": "read"}, ins[1].Permissions, "another installation's entry is untouched")
+
+	// A payload whose permissions are not a map of strings changes nothing and fails the delivery.
+	bad := []byte(`{"action":"new_permissions_accepted","installation":{"id":` + strconv.FormatInt(ghID, 10) + `,"permissions":{"contents":{"x":1}}}}`)
+	_, err = b.deliver(t, types.GitHub, "installation.new_permissions_accepted", inst.ID, bad, 1)
+	require.Error(t, err)
+	again, err := b.q.GetInstallation(ctx, inst.ID)
+	require.NoError(t, err)
+	require.Equal(t, got.ProviderAccountInfo, again.ProviderAccountInfo)
 }
 
 func TestLastAttemptDeadLetters(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/lightfastai/connections/db/secrets"
+	"github.com/lightfastai/connections/db/types"
 	"github.com/lightfastai/connections/gateway/internal/providers"
 )
 
@@ -171,8 +172,9 @@ func (c *Client) MintInstallationToken(ctx context.Context, id int64) (providers
 		return providers.Token{}, err
 	}
 	var out struct {
-		Token     string    `json:"token"`
-		ExpiresAt time.Time `json:"expires_at"`
+		Token       string            `json:"token"`
+		ExpiresAt   time.Time         `json:"expires_at"`
+		Permissions map[string]string `json:"permissions"`
 	}
 	_, err = providers.Do(ctx, c.http, providers.Call{
 		Provider: provider, Op: "mint installation token", Method: http.MethodPost,
@@ -186,7 +188,9 @@ func (c *Client) MintInstallationToken(ctx context.Context, id int64) (providers
 		return providers.Token{}, &providers.Error{Provider: provider, Op: "mint installation token", Status: http.StatusCreated, Code: "malformed_response"}
 	}
 	exp := out.ExpiresAt
-	return providers.Token{AccessToken: secrets.Secret(out.Token), ExpiresAt: &exp, TokenType: "bearer"}, nil
+	// The token's scope is the installation's permissions as GitHub granted them at this mint.
+	return providers.Token{AccessToken: secrets.Secret(out.Token), ExpiresAt: &exp, TokenType: "bearer",
+		Scope: types.FormatGitHubPermissions(out.Permissions)}, nil
 }
 
 // Refresh mints a new installation token for the installation with external id externalID. GitHub

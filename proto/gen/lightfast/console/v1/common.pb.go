@@ -556,8 +556,11 @@ type GitHubInstallation struct {
 	InstalledAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=installed_at,json=installedAt,proto3" json:"installed_at,omitempty"`
 	// When the details were last re-read from GitHub (see GitHubService.ValidateInstallations).
 	LastValidatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_validated_at,json=lastValidatedAt,proto3" json:"last_validated_at,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The App permissions the installation has granted, e.g. "contents": "read", "issues": "write"; refreshed
+	// when the account accepts new permissions and by GitHubService.ValidateInstallations.
+	Permissions   map[string]string `protobuf:"bytes,8,rep,name=permissions,proto3" json:"permissions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GitHubInstallation) Reset() {
@@ -635,6 +638,13 @@ func (x *GitHubInstallation) GetInstalledAt() *timestamppb.Timestamp {
 func (x *GitHubInstallation) GetLastValidatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.LastValidatedAt
+	}
+	return nil
+}
+
+func (x *GitHubInstallation) GetPermissions() map[string]string {
+	if x != nil {
+		return x.Permissions
 	}
 	return nil
 }
@@ -1126,9 +1136,11 @@ type Integration struct {
 	LastSyncStatus SyncStatus             `protobuf:"varint,11,opt,name=last_sync_status,json=lastSyncStatus,proto3,enum=lightfast.console.v1.SyncStatus" json:"last_sync_status,omitempty"`
 	// The last sync's error; empty unless last_sync_status is FAILED.
 	LastSyncError string `protobuf:"bytes,12,opt,name=last_sync_error,json=lastSyncError,proto3" json:"last_sync_error,omitempty"`
-	// Number of observations recorded for the integration.
+	// Number of observations recorded for the integration, by webhooks and backfills alike.
 	DocumentCount int32                  `protobuf:"varint,13,opt,name=document_count,json=documentCount,proto3" json:"document_count,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// What the console knows of the resource (workspace_integrations.resource_meta); unset when not recorded.
+	ResourceMeta  *ResourceMeta `protobuf:"bytes,15,opt,name=resource_meta,json=resourceMeta,proto3" json:"resource_meta,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1261,17 +1273,28 @@ func (x *Integration) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Integration) GetResourceMeta() *ResourceMeta {
+	if x != nil {
+		return x.ResourceMeta
+	}
+	return nil
+}
+
 // SyncConfig says what an integration ingests (workspace_integrations.sync_config).
 type SyncConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Provider event types to ingest, e.g. "push", "pull_request", "deployment.succeeded"; deliveries of other
 	// types are ignored.
 	Events []string `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
-	// GitHub only: branches to follow; empty means the default branch.
+	// GitHub only: branch globs to follow (push and pull_request events of other branches, a pull request
+	// counting as the branch it merges into, are ignored); empty means every branch. A new link starts with
+	// the repository's default branch.
 	Branches []string `protobuf:"bytes,2,rep,name=branches,proto3" json:"branches,omitempty"`
-	// GitHub only: path globs to follow; empty means all paths.
+	// GitHub only: path globs ("**" spans directories); a push none of whose added, modified or removed files
+	// matches is ignored. Empty means every path; a new link starts with "**/*".
 	Paths []string `protobuf:"bytes,3,rep,name=paths,proto3" json:"paths,omitempty"`
-	// Whether changes are synced as they happen.
+	// Whether changes are followed as they happen: when false, webhook deliveries make no observations for the
+	// integration and no config sync is queued for it (a backfill still can be started).
 	AutoSync bool `protobuf:"varint,4,opt,name=auto_sync,json=autoSync,proto3" json:"auto_sync,omitempty"`
 	// GitHub only: whether the repository has a Lightfast config file.
 	ConfigStatus ConfigStatus `protobuf:"varint,5,opt,name=config_status,json=configStatus,proto3,enum=lightfast.console.v1.ConfigStatus" json:"config_status,omitempty"`
@@ -1507,6 +1530,418 @@ func (x *BackfillOptions) GetEntityTypes() []string {
 	return nil
 }
 
+// ResourceMeta is what the console knows of a linked resource; the member matches the integration's provider.
+type ResourceMeta struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Resource:
+	//
+	//	*ResourceMeta_Github
+	//	*ResourceMeta_Vercel
+	//	*ResourceMeta_Linear
+	//	*ResourceMeta_Sentry
+	Resource      isResourceMeta_Resource `protobuf_oneof:"resource"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceMeta) Reset() {
+	*x = ResourceMeta{}
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceMeta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceMeta) ProtoMessage() {}
+
+func (x *ResourceMeta) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceMeta.ProtoReflect.Descriptor instead.
+func (*ResourceMeta) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ResourceMeta) GetResource() isResourceMeta_Resource {
+	if x != nil {
+		return x.Resource
+	}
+	return nil
+}
+
+func (x *ResourceMeta) GetGithub() *GitHubRepositoryMeta {
+	if x != nil {
+		if x, ok := x.Resource.(*ResourceMeta_Github); ok {
+			return x.Github
+		}
+	}
+	return nil
+}
+
+func (x *ResourceMeta) GetVercel() *VercelProjectMeta {
+	if x != nil {
+		if x, ok := x.Resource.(*ResourceMeta_Vercel); ok {
+			return x.Vercel
+		}
+	}
+	return nil
+}
+
+func (x *ResourceMeta) GetLinear() *LinearTeamMeta {
+	if x != nil {
+		if x, ok := x.Resource.(*ResourceMeta_Linear); ok {
+			return x.Linear
+		}
+	}
+	return nil
+}
+
+func (x *ResourceMeta) GetSentry() *SentryProjectMeta {
+	if x != nil {
+		if x, ok := x.Resource.(*ResourceMeta_Sentry); ok {
+			return x.Sentry
+		}
+	}
+	return nil
+}
+
+type isResourceMeta_Resource interface {
+	isResourceMeta_Resource()
+}
+
+type ResourceMeta_Github struct {
+	Github *GitHubRepositoryMeta `protobuf:"bytes,1,opt,name=github,proto3,oneof"`
+}
+
+type ResourceMeta_Vercel struct {
+	Vercel *VercelProjectMeta `protobuf:"bytes,2,opt,name=vercel,proto3,oneof"`
+}
+
+type ResourceMeta_Linear struct {
+	Linear *LinearTeamMeta `protobuf:"bytes,3,opt,name=linear,proto3,oneof"`
+}
+
+type ResourceMeta_Sentry struct {
+	Sentry *SentryProjectMeta `protobuf:"bytes,4,opt,name=sentry,proto3,oneof"`
+}
+
+func (*ResourceMeta_Github) isResourceMeta_Resource() {}
+
+func (*ResourceMeta_Vercel) isResourceMeta_Resource() {}
+
+func (*ResourceMeta_Linear) isResourceMeta_Resource() {}
+
+func (*ResourceMeta_Sentry) isResourceMeta_Resource() {}
+
+// GitHubRepositoryMeta describes a linked GitHub repository. Ids are decimal strings, as GitHub's ids exceed
+// what JSON numbers carry exactly.
+type GitHubRepositoryMeta struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// GitHub's installation id the repository is reached through.
+	InstallationId string `protobuf:"bytes,1,opt,name=installation_id,json=installationId,proto3" json:"installation_id,omitempty"`
+	// GitHub's repository id.
+	RepoId   string `protobuf:"bytes,2,opt,name=repo_id,json=repoId,proto3" json:"repo_id,omitempty"`
+	RepoName string `protobuf:"bytes,3,opt,name=repo_name,json=repoName,proto3" json:"repo_name,omitempty"`
+	// "owner/name".
+	RepoFullName  string `protobuf:"bytes,4,opt,name=repo_full_name,json=repoFullName,proto3" json:"repo_full_name,omitempty"`
+	DefaultBranch string `protobuf:"bytes,5,opt,name=default_branch,json=defaultBranch,proto3" json:"default_branch,omitempty"`
+	IsPrivate     bool   `protobuf:"varint,6,opt,name=is_private,json=isPrivate,proto3" json:"is_private,omitempty"`
+	// True once the repository is archived, or deleted at GitHub (SourceService.MarkGithubDeleted).
+	IsArchived    bool `protobuf:"varint,7,opt,name=is_archived,json=isArchived,proto3" json:"is_archived,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GitHubRepositoryMeta) Reset() {
+	*x = GitHubRepositoryMeta{}
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GitHubRepositoryMeta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GitHubRepositoryMeta) ProtoMessage() {}
+
+func (x *GitHubRepositoryMeta) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GitHubRepositoryMeta.ProtoReflect.Descriptor instead.
+func (*GitHubRepositoryMeta) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GitHubRepositoryMeta) GetInstallationId() string {
+	if x != nil {
+		return x.InstallationId
+	}
+	return ""
+}
+
+func (x *GitHubRepositoryMeta) GetRepoId() string {
+	if x != nil {
+		return x.RepoId
+	}
+	return ""
+}
+
+func (x *GitHubRepositoryMeta) GetRepoName() string {
+	if x != nil {
+		return x.RepoName
+	}
+	return ""
+}
+
+func (x *GitHubRepositoryMeta) GetRepoFullName() string {
+	if x != nil {
+		return x.RepoFullName
+	}
+	return ""
+}
+
+func (x *GitHubRepositoryMeta) GetDefaultBranch() string {
+	if x != nil {
+		return x.DefaultBranch
+	}
+	return ""
+}
+
+func (x *GitHubRepositoryMeta) GetIsPrivate() bool {
+	if x != nil {
+		return x.IsPrivate
+	}
+	return false
+}
+
+func (x *GitHubRepositoryMeta) GetIsArchived() bool {
+	if x != nil {
+		return x.IsArchived
+	}
+	return false
+}
+
+// VercelProjectMeta describes a linked Vercel project.
+type VercelProjectMeta struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ProjectId       string                 `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	ProjectName     string                 `protobuf:"bytes,2,opt,name=project_name,json=projectName,proto3" json:"project_name,omitempty"`
+	TeamId          string                 `protobuf:"bytes,3,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	TeamSlug        string                 `protobuf:"bytes,4,opt,name=team_slug,json=teamSlug,proto3" json:"team_slug,omitempty"`
+	ConfigurationId string                 `protobuf:"bytes,5,opt,name=configuration_id,json=configurationId,proto3" json:"configuration_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *VercelProjectMeta) Reset() {
+	*x = VercelProjectMeta{}
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VercelProjectMeta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VercelProjectMeta) ProtoMessage() {}
+
+func (x *VercelProjectMeta) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VercelProjectMeta.ProtoReflect.Descriptor instead.
+func (*VercelProjectMeta) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *VercelProjectMeta) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *VercelProjectMeta) GetProjectName() string {
+	if x != nil {
+		return x.ProjectName
+	}
+	return ""
+}
+
+func (x *VercelProjectMeta) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *VercelProjectMeta) GetTeamSlug() string {
+	if x != nil {
+		return x.TeamSlug
+	}
+	return ""
+}
+
+func (x *VercelProjectMeta) GetConfigurationId() string {
+	if x != nil {
+		return x.ConfigurationId
+	}
+	return ""
+}
+
+// LinearTeamMeta describes a linked Linear team.
+type LinearTeamMeta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TeamId        string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	TeamKey       string                 `protobuf:"bytes,2,opt,name=team_key,json=teamKey,proto3" json:"team_key,omitempty"`
+	TeamName      string                 `protobuf:"bytes,3,opt,name=team_name,json=teamName,proto3" json:"team_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinearTeamMeta) Reset() {
+	*x = LinearTeamMeta{}
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinearTeamMeta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinearTeamMeta) ProtoMessage() {}
+
+func (x *LinearTeamMeta) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinearTeamMeta.ProtoReflect.Descriptor instead.
+func (*LinearTeamMeta) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *LinearTeamMeta) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *LinearTeamMeta) GetTeamKey() string {
+	if x != nil {
+		return x.TeamKey
+	}
+	return ""
+}
+
+func (x *LinearTeamMeta) GetTeamName() string {
+	if x != nil {
+		return x.TeamName
+	}
+	return ""
+}
+
+// SentryProjectMeta describes a linked Sentry project.
+type SentryProjectMeta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProjectId     string                 `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	ProjectSlug   string                 `protobuf:"bytes,2,opt,name=project_slug,json=projectSlug,proto3" json:"project_slug,omitempty"`
+	OrgSlug       string                 `protobuf:"bytes,3,opt,name=org_slug,json=orgSlug,proto3" json:"org_slug,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SentryProjectMeta) Reset() {
+	*x = SentryProjectMeta{}
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SentryProjectMeta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SentryProjectMeta) ProtoMessage() {}
+
+func (x *SentryProjectMeta) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SentryProjectMeta.ProtoReflect.Descriptor instead.
+func (*SentryProjectMeta) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SentryProjectMeta) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *SentryProjectMeta) GetProjectSlug() string {
+	if x != nil {
+		return x.ProjectSlug
+	}
+	return ""
+}
+
+func (x *SentryProjectMeta) GetOrgSlug() string {
+	if x != nil {
+		return x.OrgSlug
+	}
+	return ""
+}
+
 var File_lightfast_console_v1_common_proto protoreflect.FileDescriptor
 
 const file_lightfast_console_v1_common_proto_rawDesc = "" +
@@ -1531,7 +1966,7 @@ const file_lightfast_console_v1_common_proto_rawDesc = "" +
 	"\x06sentry\x18\f \x01(\v2#.lightfast.console.v1.SentryAccountH\x00R\x06sentryB\t\n" +
 	"\aaccount\"_\n" +
 	"\rGitHubAccount\x12N\n" +
-	"\rinstallations\x18\x01 \x03(\v2(.lightfast.console.v1.GitHubInstallationR\rinstallations\"\xb1\x02\n" +
+	"\rinstallations\x18\x01 \x03(\v2(.lightfast.console.v1.GitHubInstallationR\rinstallations\"\xce\x03\n" +
 	"\x12GitHubInstallation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
 	"\n" +
@@ -1541,7 +1976,11 @@ const file_lightfast_console_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"avatar_url\x18\x05 \x01(\tR\tavatarUrl\x12=\n" +
 	"\finstalled_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vinstalledAt\x12F\n" +
-	"\x11last_validated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0flastValidatedAt\"\x89\x01\n" +
+	"\x11last_validated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0flastValidatedAt\x12[\n" +
+	"\vpermissions\x18\b \x03(\v29.lightfast.console.v1.GitHubInstallation.PermissionsEntryR\vpermissions\x1a>\n" +
+	"\x10PermissionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x89\x01\n" +
 	"\rVercelAccount\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x17\n" +
 	"\ateam_id\x18\x02 \x01(\tR\x06teamId\x12\x1b\n" +
@@ -1576,7 +2015,7 @@ const file_lightfast_console_v1_common_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04slug\x18\x02 \x01(\tR\x04slug\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x19\n" +
-	"\borg_slug\x18\x04 \x01(\tR\aorgSlug\"\xb5\x05\n" +
+	"\borg_slug\x18\x04 \x01(\tR\aorgSlug\"\xfe\x05\n" +
 	"\vIntegration\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fworkspace_id\x18\x02 \x01(\tR\vworkspaceId\x12'\n" +
@@ -1594,7 +2033,8 @@ const file_lightfast_console_v1_common_proto_rawDesc = "" +
 	"\x0flast_sync_error\x18\f \x01(\tR\rlastSyncError\x12%\n" +
 	"\x0edocument_count\x18\r \x01(\x05R\rdocumentCount\x129\n" +
 	"\n" +
-	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa5\x02\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12G\n" +
+	"\rresource_meta\x18\x0f \x01(\v2\".lightfast.console.v1.ResourceMetaR\fresourceMeta\"\xa5\x02\n" +
 	"\n" +
 	"SyncConfig\x12\x16\n" +
 	"\x06events\x18\x01 \x03(\tR\x06events\x12\x1a\n" +
@@ -1617,7 +2057,40 @@ const file_lightfast_console_v1_common_proto_rawDesc = "" +
 	"\x0fBackfillOptions\x12\x1d\n" +
 	"\n" +
 	"depth_days\x18\x01 \x01(\x05R\tdepthDays\x12!\n" +
-	"\fentity_types\x18\x02 \x03(\tR\ventityTypes*x\n" +
+	"\fentity_types\x18\x02 \x03(\tR\ventityTypes\"\xa6\x02\n" +
+	"\fResourceMeta\x12D\n" +
+	"\x06github\x18\x01 \x01(\v2*.lightfast.console.v1.GitHubRepositoryMetaH\x00R\x06github\x12A\n" +
+	"\x06vercel\x18\x02 \x01(\v2'.lightfast.console.v1.VercelProjectMetaH\x00R\x06vercel\x12>\n" +
+	"\x06linear\x18\x03 \x01(\v2$.lightfast.console.v1.LinearTeamMetaH\x00R\x06linear\x12A\n" +
+	"\x06sentry\x18\x04 \x01(\v2'.lightfast.console.v1.SentryProjectMetaH\x00R\x06sentryB\n" +
+	"\n" +
+	"\bresource\"\x82\x02\n" +
+	"\x14GitHubRepositoryMeta\x12'\n" +
+	"\x0finstallation_id\x18\x01 \x01(\tR\x0einstallationId\x12\x17\n" +
+	"\arepo_id\x18\x02 \x01(\tR\x06repoId\x12\x1b\n" +
+	"\trepo_name\x18\x03 \x01(\tR\brepoName\x12$\n" +
+	"\x0erepo_full_name\x18\x04 \x01(\tR\frepoFullName\x12%\n" +
+	"\x0edefault_branch\x18\x05 \x01(\tR\rdefaultBranch\x12\x1d\n" +
+	"\n" +
+	"is_private\x18\x06 \x01(\bR\tisPrivate\x12\x1f\n" +
+	"\vis_archived\x18\a \x01(\bR\n" +
+	"isArchived\"\xb6\x01\n" +
+	"\x11VercelProjectMeta\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12!\n" +
+	"\fproject_name\x18\x02 \x01(\tR\vprojectName\x12\x17\n" +
+	"\ateam_id\x18\x03 \x01(\tR\x06teamId\x12\x1b\n" +
+	"\tteam_slug\x18\x04 \x01(\tR\bteamSlug\x12)\n" +
+	"\x10configuration_id\x18\x05 \x01(\tR\x0fconfigurationId\"a\n" +
+	"\x0eLinearTeamMeta\x12\x17\n" +
+	"\ateam_id\x18\x01 \x01(\tR\x06teamId\x12\x19\n" +
+	"\bteam_key\x18\x02 \x01(\tR\ateamKey\x12\x1b\n" +
+	"\tteam_name\x18\x03 \x01(\tR\bteamName\"p\n" +
+	"\x11SentryProjectMeta\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12!\n" +
+	"\fproject_slug\x18\x02 \x01(\tR\vprojectSlug\x12\x19\n" +
+	"\borg_slug\x18\x03 \x01(\tR\aorgSlug*x\n" +
 	"\bProvider\x12\x18\n" +
 	"\x14PROVIDER_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fPROVIDER_GITHUB\x10\x01\x12\x13\n" +
@@ -1662,7 +2135,7 @@ func file_lightfast_console_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_lightfast_console_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_lightfast_console_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_lightfast_console_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_lightfast_console_v1_common_proto_goTypes = []any{
 	(Provider)(0),                 // 0: lightfast.console.v1.Provider
 	(ConnectionStatus)(0),         // 1: lightfast.console.v1.ConnectionStatus
@@ -1683,35 +2156,47 @@ var file_lightfast_console_v1_common_proto_goTypes = []any{
 	(*SyncConfig)(nil),            // 16: lightfast.console.v1.SyncConfig
 	(*BackfillState)(nil),         // 17: lightfast.console.v1.BackfillState
 	(*BackfillOptions)(nil),       // 18: lightfast.console.v1.BackfillOptions
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*ResourceMeta)(nil),          // 19: lightfast.console.v1.ResourceMeta
+	(*GitHubRepositoryMeta)(nil),  // 20: lightfast.console.v1.GitHubRepositoryMeta
+	(*VercelProjectMeta)(nil),     // 21: lightfast.console.v1.VercelProjectMeta
+	(*LinearTeamMeta)(nil),        // 22: lightfast.console.v1.LinearTeamMeta
+	(*SentryProjectMeta)(nil),     // 23: lightfast.console.v1.SentryProjectMeta
+	nil,                           // 24: lightfast.console.v1.GitHubInstallation.PermissionsEntry
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
 }
 var file_lightfast_console_v1_common_proto_depIdxs = []int32{
 	0,  // 0: lightfast.console.v1.Connection.provider:type_name -> lightfast.console.v1.Provider
 	1,  // 1: lightfast.console.v1.Connection.status:type_name -> lightfast.console.v1.ConnectionStatus
-	19, // 2: lightfast.console.v1.Connection.created_at:type_name -> google.protobuf.Timestamp
+	25, // 2: lightfast.console.v1.Connection.created_at:type_name -> google.protobuf.Timestamp
 	6,  // 3: lightfast.console.v1.Connection.github:type_name -> lightfast.console.v1.GitHubAccount
 	8,  // 4: lightfast.console.v1.Connection.vercel:type_name -> lightfast.console.v1.VercelAccount
 	9,  // 5: lightfast.console.v1.Connection.linear:type_name -> lightfast.console.v1.LinearAccount
 	10, // 6: lightfast.console.v1.Connection.sentry:type_name -> lightfast.console.v1.SentryAccount
 	7,  // 7: lightfast.console.v1.GitHubAccount.installations:type_name -> lightfast.console.v1.GitHubInstallation
-	19, // 8: lightfast.console.v1.GitHubInstallation.installed_at:type_name -> google.protobuf.Timestamp
-	19, // 9: lightfast.console.v1.GitHubInstallation.last_validated_at:type_name -> google.protobuf.Timestamp
-	0,  // 10: lightfast.console.v1.Integration.provider:type_name -> lightfast.console.v1.Provider
-	16, // 11: lightfast.console.v1.Integration.sync_config:type_name -> lightfast.console.v1.SyncConfig
-	17, // 12: lightfast.console.v1.Integration.backfill:type_name -> lightfast.console.v1.BackfillState
-	19, // 13: lightfast.console.v1.Integration.last_synced_at:type_name -> google.protobuf.Timestamp
-	3,  // 14: lightfast.console.v1.Integration.last_sync_status:type_name -> lightfast.console.v1.SyncStatus
-	19, // 15: lightfast.console.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 16: lightfast.console.v1.SyncConfig.config_status:type_name -> lightfast.console.v1.ConfigStatus
-	19, // 17: lightfast.console.v1.SyncConfig.last_config_check:type_name -> google.protobuf.Timestamp
-	4,  // 18: lightfast.console.v1.BackfillState.status:type_name -> lightfast.console.v1.BackfillStatus
-	19, // 19: lightfast.console.v1.BackfillState.started_at:type_name -> google.protobuf.Timestamp
-	19, // 20: lightfast.console.v1.BackfillState.completed_at:type_name -> google.protobuf.Timestamp
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	25, // 8: lightfast.console.v1.GitHubInstallation.installed_at:type_name -> google.protobuf.Timestamp
+	25, // 9: lightfast.console.v1.GitHubInstallation.last_validated_at:type_name -> google.protobuf.Timestamp
+	24, // 10: lightfast.console.v1.GitHubInstallation.permissions:type_name -> lightfast.console.v1.GitHubInstallation.PermissionsEntry
+	0,  // 11: lightfast.console.v1.Integration.provider:type_name -> lightfast.console.v1.Provider
+	16, // 12: lightfast.console.v1.Integration.sync_config:type_name -> lightfast.console.v1.SyncConfig
+	17, // 13: lightfast.console.v1.Integration.backfill:type_name -> lightfast.console.v1.BackfillState
+	25, // 14: lightfast.console.v1.Integration.last_synced_at:type_name -> google.protobuf.Timestamp
+	3,  // 15: lightfast.console.v1.Integration.last_sync_status:type_name -> lightfast.console.v1.SyncStatus
+	25, // 16: lightfast.console.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	19, // 17: lightfast.console.v1.Integration.resource_meta:type_name -> lightfast.console.v1.ResourceMeta
+	2,  // 18: lightfast.console.v1.SyncConfig.config_status:type_name -> lightfast.console.v1.ConfigStatus
+	25, // 19: lightfast.console.v1.SyncConfig.last_config_check:type_name -> google.protobuf.Timestamp
+	4,  // 20: lightfast.console.v1.BackfillState.status:type_name -> lightfast.console.v1.BackfillStatus
+	25, // 21: lightfast.console.v1.BackfillState.started_at:type_name -> google.protobuf.Timestamp
+	25, // 22: lightfast.console.v1.BackfillState.completed_at:type_name -> google.protobuf.Timestamp
+	20, // 23: lightfast.console.v1.ResourceMeta.github:type_name -> lightfast.console.v1.GitHubRepositoryMeta
+	21, // 24: lightfast.console.v1.ResourceMeta.vercel:type_name -> lightfast.console.v1.VercelProjectMeta
+	22, // 25: lightfast.console.v1.ResourceMeta.linear:type_name -> lightfast.console.v1.LinearTeamMeta
+	23, // 26: lightfast.console.v1.ResourceMeta.sentry:type_name -> lightfast.console.v1.SentryProjectMeta
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_lightfast_console_v1_common_proto_init() }
@@ -1726,13 +2211,19 @@ func file_lightfast_console_v1_common_proto_init() {
 		(*Connection_Sentry)(nil),
 	}
 	file_lightfast_console_v1_common_proto_msgTypes[12].OneofWrappers = []any{}
+	file_lightfast_console_v1_common_proto_msgTypes[14].OneofWrappers = []any{
+		(*ResourceMeta_Github)(nil),
+		(*ResourceMeta_Vercel)(nil),
+		(*ResourceMeta_Linear)(nil),
+		(*ResourceMeta_Sentry)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lightfast_console_v1_common_proto_rawDesc), len(file_lightfast_console_v1_common_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   14,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -956,6 +956,177 @@ func (*UnlinkIntegrationResponse) Descriptor() ([]byte, []int) {
 	return file_lightfast_console_v1_integration_proto_rawDescGZIP(), []int{15}
 }
 
+type UpdateSyncConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	IntegrationId string                 `protobuf:"bytes,1,opt,name=integration_id,json=integrationId,proto3" json:"integration_id,omitempty"`
+	// The complete new set of event types (at most 50), from those the provider's transformers handle.
+	Events *StringList `protobuf:"bytes,2,opt,name=events,proto3" json:"events,omitempty"`
+	// GitHub only: the complete new set of branch globs (at most 50, each at most 255 bytes); empty follows
+	// every branch.
+	Branches *StringList `protobuf:"bytes,3,opt,name=branches,proto3" json:"branches,omitempty"`
+	// GitHub only: the complete new set of path globs (at most 100, each at most 255 bytes); empty follows every
+	// path.
+	Paths         *StringList `protobuf:"bytes,4,opt,name=paths,proto3" json:"paths,omitempty"`
+	AutoSync      *bool       `protobuf:"varint,5,opt,name=auto_sync,json=autoSync,proto3,oneof" json:"auto_sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSyncConfigRequest) Reset() {
+	*x = UpdateSyncConfigRequest{}
+	mi := &file_lightfast_console_v1_integration_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSyncConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSyncConfigRequest) ProtoMessage() {}
+
+func (x *UpdateSyncConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_integration_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSyncConfigRequest.ProtoReflect.Descriptor instead.
+func (*UpdateSyncConfigRequest) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_integration_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UpdateSyncConfigRequest) GetIntegrationId() string {
+	if x != nil {
+		return x.IntegrationId
+	}
+	return ""
+}
+
+func (x *UpdateSyncConfigRequest) GetEvents() *StringList {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *UpdateSyncConfigRequest) GetBranches() *StringList {
+	if x != nil {
+		return x.Branches
+	}
+	return nil
+}
+
+func (x *UpdateSyncConfigRequest) GetPaths() *StringList {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+func (x *UpdateSyncConfigRequest) GetAutoSync() bool {
+	if x != nil && x.AutoSync != nil {
+		return *x.AutoSync
+	}
+	return false
+}
+
+// StringList is a list that can be told apart from no list at all: unset leaves a setting alone, an empty
+// list clears it.
+type StringList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StringList) Reset() {
+	*x = StringList{}
+	mi := &file_lightfast_console_v1_integration_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StringList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StringList) ProtoMessage() {}
+
+func (x *StringList) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_integration_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StringList.ProtoReflect.Descriptor instead.
+func (*StringList) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_integration_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *StringList) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type UpdateSyncConfigResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Integration   *Integration           `protobuf:"bytes,1,opt,name=integration,proto3" json:"integration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSyncConfigResponse) Reset() {
+	*x = UpdateSyncConfigResponse{}
+	mi := &file_lightfast_console_v1_integration_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSyncConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSyncConfigResponse) ProtoMessage() {}
+
+func (x *UpdateSyncConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_integration_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSyncConfigResponse.ProtoReflect.Descriptor instead.
+func (*UpdateSyncConfigResponse) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_integration_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UpdateSyncConfigResponse) GetIntegration() *Integration {
+	if x != nil {
+		return x.Integration
+	}
+	return nil
+}
+
 var File_lightfast_console_v1_integration_proto protoreflect.FileDescriptor
 
 const file_lightfast_console_v1_integration_proto_rawDesc = "" +
@@ -1017,7 +1188,20 @@ const file_lightfast_console_v1_integration_proto_rawDesc = "" +
 	"\vintegration\x18\x01 \x01(\v2!.lightfast.console.v1.IntegrationR\vintegration\"A\n" +
 	"\x18UnlinkIntegrationRequest\x12%\n" +
 	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\"\x1b\n" +
-	"\x19UnlinkIntegrationResponse2\xe5\a\n" +
+	"\x19UnlinkIntegrationResponse\"\xa0\x02\n" +
+	"\x17UpdateSyncConfigRequest\x12%\n" +
+	"\x0eintegration_id\x18\x01 \x01(\tR\rintegrationId\x128\n" +
+	"\x06events\x18\x02 \x01(\v2 .lightfast.console.v1.StringListR\x06events\x12<\n" +
+	"\bbranches\x18\x03 \x01(\v2 .lightfast.console.v1.StringListR\bbranches\x126\n" +
+	"\x05paths\x18\x04 \x01(\v2 .lightfast.console.v1.StringListR\x05paths\x12 \n" +
+	"\tauto_sync\x18\x05 \x01(\bH\x00R\bautoSync\x88\x01\x01B\f\n" +
+	"\n" +
+	"_auto_sync\"$\n" +
+	"\n" +
+	"StringList\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\"_\n" +
+	"\x18UpdateSyncConfigResponse\x12C\n" +
+	"\vintegration\x18\x01 \x01(\v2!.lightfast.console.v1.IntegrationR\vintegration2\xd8\b\n" +
 	"\x12IntegrationService\x12b\n" +
 	"\vListSources\x12(.lightfast.console.v1.ListSourcesRequest\x1a).lightfast.console.v1.ListSourcesResponse\x12\x8f\x01\n" +
 	"\x1aBulkLinkGitHubRepositories\x127.lightfast.console.v1.BulkLinkGitHubRepositoriesRequest\x1a8.lightfast.console.v1.BulkLinkGitHubRepositoriesResponse\x12\x83\x01\n" +
@@ -1026,7 +1210,8 @@ const file_lightfast_console_v1_integration_proto_rawDesc = "" +
 	"\x13BulkLinkLinearTeams\x120.lightfast.console.v1.BulkLinkLinearTeamsRequest\x1a1.lightfast.console.v1.BulkLinkLinearTeamsResponse\x12\x83\x01\n" +
 	"\x16BulkLinkSentryProjects\x123.lightfast.console.v1.BulkLinkSentryProjectsRequest\x1a4.lightfast.console.v1.BulkLinkSentryProjectsResponse\x12e\n" +
 	"\fUpdateEvents\x12).lightfast.console.v1.UpdateEventsRequest\x1a*.lightfast.console.v1.UpdateEventsResponse\x12t\n" +
-	"\x11UnlinkIntegration\x12..lightfast.console.v1.UnlinkIntegrationRequest\x1a/.lightfast.console.v1.UnlinkIntegrationResponseBMZKgithub.com/lightfastai/connections/proto/gen/lightfast/console/v1;consolev1b\x06proto3"
+	"\x11UnlinkIntegration\x12..lightfast.console.v1.UnlinkIntegrationRequest\x1a/.lightfast.console.v1.UnlinkIntegrationResponse\x12q\n" +
+	"\x10UpdateSyncConfig\x12-.lightfast.console.v1.UpdateSyncConfigRequest\x1a..lightfast.console.v1.UpdateSyncConfigResponseBMZKgithub.com/lightfastai/connections/proto/gen/lightfast/console/v1;consolev1b\x06proto3"
 
 var (
 	file_lightfast_console_v1_integration_proto_rawDescOnce sync.Once
@@ -1040,7 +1225,7 @@ func file_lightfast_console_v1_integration_proto_rawDescGZIP() []byte {
 	return file_lightfast_console_v1_integration_proto_rawDescData
 }
 
-var file_lightfast_console_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_lightfast_console_v1_integration_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_lightfast_console_v1_integration_proto_goTypes = []any{
 	(*ListSourcesRequest)(nil),                 // 0: lightfast.console.v1.ListSourcesRequest
 	(*ListSourcesResponse)(nil),                // 1: lightfast.console.v1.ListSourcesResponse
@@ -1058,52 +1243,61 @@ var file_lightfast_console_v1_integration_proto_goTypes = []any{
 	(*UpdateEventsResponse)(nil),               // 13: lightfast.console.v1.UpdateEventsResponse
 	(*UnlinkIntegrationRequest)(nil),           // 14: lightfast.console.v1.UnlinkIntegrationRequest
 	(*UnlinkIntegrationResponse)(nil),          // 15: lightfast.console.v1.UnlinkIntegrationResponse
-	(*Integration)(nil),                        // 16: lightfast.console.v1.Integration
-	(*GitHubRepository)(nil),                   // 17: lightfast.console.v1.GitHubRepository
-	(*BackfillOptions)(nil),                    // 18: lightfast.console.v1.BackfillOptions
-	(*VercelProject)(nil),                      // 19: lightfast.console.v1.VercelProject
-	(*LinearTeam)(nil),                         // 20: lightfast.console.v1.LinearTeam
-	(*SentryProject)(nil),                      // 21: lightfast.console.v1.SentryProject
+	(*UpdateSyncConfigRequest)(nil),            // 16: lightfast.console.v1.UpdateSyncConfigRequest
+	(*StringList)(nil),                         // 17: lightfast.console.v1.StringList
+	(*UpdateSyncConfigResponse)(nil),           // 18: lightfast.console.v1.UpdateSyncConfigResponse
+	(*Integration)(nil),                        // 19: lightfast.console.v1.Integration
+	(*GitHubRepository)(nil),                   // 20: lightfast.console.v1.GitHubRepository
+	(*BackfillOptions)(nil),                    // 21: lightfast.console.v1.BackfillOptions
+	(*VercelProject)(nil),                      // 22: lightfast.console.v1.VercelProject
+	(*LinearTeam)(nil),                         // 23: lightfast.console.v1.LinearTeam
+	(*SentryProject)(nil),                      // 24: lightfast.console.v1.SentryProject
 }
 var file_lightfast_console_v1_integration_proto_depIdxs = []int32{
-	16, // 0: lightfast.console.v1.ListSourcesResponse.integrations:type_name -> lightfast.console.v1.Integration
-	17, // 1: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.repositories:type_name -> lightfast.console.v1.GitHubRepository
-	18, // 2: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	16, // 3: lightfast.console.v1.BulkLinkGitHubRepositoriesResponse.integrations:type_name -> lightfast.console.v1.Integration
-	19, // 4: lightfast.console.v1.BulkLinkVercelProjectsRequest.projects:type_name -> lightfast.console.v1.VercelProject
-	18, // 5: lightfast.console.v1.BulkLinkVercelProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	16, // 6: lightfast.console.v1.BulkLinkVercelProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
-	19, // 7: lightfast.console.v1.LinkVercelProjectRequest.project:type_name -> lightfast.console.v1.VercelProject
-	18, // 8: lightfast.console.v1.LinkVercelProjectRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	16, // 9: lightfast.console.v1.LinkVercelProjectResponse.integration:type_name -> lightfast.console.v1.Integration
-	20, // 10: lightfast.console.v1.BulkLinkLinearTeamsRequest.teams:type_name -> lightfast.console.v1.LinearTeam
-	18, // 11: lightfast.console.v1.BulkLinkLinearTeamsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	16, // 12: lightfast.console.v1.BulkLinkLinearTeamsResponse.integrations:type_name -> lightfast.console.v1.Integration
-	21, // 13: lightfast.console.v1.BulkLinkSentryProjectsRequest.projects:type_name -> lightfast.console.v1.SentryProject
-	18, // 14: lightfast.console.v1.BulkLinkSentryProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	16, // 15: lightfast.console.v1.BulkLinkSentryProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
-	16, // 16: lightfast.console.v1.UpdateEventsResponse.integration:type_name -> lightfast.console.v1.Integration
-	0,  // 17: lightfast.console.v1.IntegrationService.ListSources:input_type -> lightfast.console.v1.ListSourcesRequest
-	2,  // 18: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:input_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesRequest
-	4,  // 19: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:input_type -> lightfast.console.v1.BulkLinkVercelProjectsRequest
-	6,  // 20: lightfast.console.v1.IntegrationService.LinkVercelProject:input_type -> lightfast.console.v1.LinkVercelProjectRequest
-	8,  // 21: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:input_type -> lightfast.console.v1.BulkLinkLinearTeamsRequest
-	10, // 22: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:input_type -> lightfast.console.v1.BulkLinkSentryProjectsRequest
-	12, // 23: lightfast.console.v1.IntegrationService.UpdateEvents:input_type -> lightfast.console.v1.UpdateEventsRequest
-	14, // 24: lightfast.console.v1.IntegrationService.UnlinkIntegration:input_type -> lightfast.console.v1.UnlinkIntegrationRequest
-	1,  // 25: lightfast.console.v1.IntegrationService.ListSources:output_type -> lightfast.console.v1.ListSourcesResponse
-	3,  // 26: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:output_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesResponse
-	5,  // 27: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:output_type -> lightfast.console.v1.BulkLinkVercelProjectsResponse
-	7,  // 28: lightfast.console.v1.IntegrationService.LinkVercelProject:output_type -> lightfast.console.v1.LinkVercelProjectResponse
-	9,  // 29: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:output_type -> lightfast.console.v1.BulkLinkLinearTeamsResponse
-	11, // 30: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:output_type -> lightfast.console.v1.BulkLinkSentryProjectsResponse
-	13, // 31: lightfast.console.v1.IntegrationService.UpdateEvents:output_type -> lightfast.console.v1.UpdateEventsResponse
-	15, // 32: lightfast.console.v1.IntegrationService.UnlinkIntegration:output_type -> lightfast.console.v1.UnlinkIntegrationResponse
-	25, // [25:33] is the sub-list for method output_type
-	17, // [17:25] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	19, // 0: lightfast.console.v1.ListSourcesResponse.integrations:type_name -> lightfast.console.v1.Integration
+	20, // 1: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.repositories:type_name -> lightfast.console.v1.GitHubRepository
+	21, // 2: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	19, // 3: lightfast.console.v1.BulkLinkGitHubRepositoriesResponse.integrations:type_name -> lightfast.console.v1.Integration
+	22, // 4: lightfast.console.v1.BulkLinkVercelProjectsRequest.projects:type_name -> lightfast.console.v1.VercelProject
+	21, // 5: lightfast.console.v1.BulkLinkVercelProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	19, // 6: lightfast.console.v1.BulkLinkVercelProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
+	22, // 7: lightfast.console.v1.LinkVercelProjectRequest.project:type_name -> lightfast.console.v1.VercelProject
+	21, // 8: lightfast.console.v1.LinkVercelProjectRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	19, // 9: lightfast.console.v1.LinkVercelProjectResponse.integration:type_name -> lightfast.console.v1.Integration
+	23, // 10: lightfast.console.v1.BulkLinkLinearTeamsRequest.teams:type_name -> lightfast.console.v1.LinearTeam
+	21, // 11: lightfast.console.v1.BulkLinkLinearTeamsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	19, // 12: lightfast.console.v1.BulkLinkLinearTeamsResponse.integrations:type_name -> lightfast.console.v1.Integration
+	24, // 13: lightfast.console.v1.BulkLinkSentryProjectsRequest.projects:type_name -> lightfast.console.v1.SentryProject
+	21, // 14: lightfast.console.v1.BulkLinkSentryProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	19, // 15: lightfast.console.v1.BulkLinkSentryProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
+	19, // 16: lightfast.console.v1.UpdateEventsResponse.integration:type_name -> lightfast.console.v1.Integration
+	17, // 17: lightfast.console.v1.UpdateSyncConfigRequest.events:type_name -> lightfast.console.v1.StringList
+	17, // 18: lightfast.console.v1.UpdateSyncConfigRequest.branches:type_name -> lightfast.console.v1.StringList
+	17, // 19: lightfast.console.v1.UpdateSyncConfigRequest.paths:type_name -> lightfast.console.v1.StringList
+	19, // 20: lightfast.console.v1.UpdateSyncConfigResponse.integration:type_name -> lightfast.console.v1.Integration
+	0,  // 21: lightfast.console.v1.IntegrationService.ListSources:input_type -> lightfast.console.v1.ListSourcesRequest
+	2,  // 22: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:input_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesRequest
+	4,  // 23: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:input_type -> lightfast.console.v1.BulkLinkVercelProjectsRequest
+	6,  // 24: lightfast.console.v1.IntegrationService.LinkVercelProject:input_type -> lightfast.console.v1.LinkVercelProjectRequest
+	8,  // 25: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:input_type -> lightfast.console.v1.BulkLinkLinearTeamsRequest
+	10, // 26: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:input_type -> lightfast.console.v1.BulkLinkSentryProjectsRequest
+	12, // 27: lightfast.console.v1.IntegrationService.UpdateEvents:input_type -> lightfast.console.v1.UpdateEventsRequest
+	14, // 28: lightfast.console.v1.IntegrationService.UnlinkIntegration:input_type -> lightfast.console.v1.UnlinkIntegrationRequest
+	16, // 29: lightfast.console.v1.IntegrationService.UpdateSyncConfig:input_type -> lightfast.console.v1.UpdateSyncConfigRequest
+	1,  // 30: lightfast.console.v1.IntegrationService.ListSources:output_type -> lightfast.console.v1.ListSourcesResponse
+	3,  // 31: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:output_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesResponse
+	5,  // 32: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:output_type -> lightfast.console.v1.BulkLinkVercelProjectsResponse
+	7,  // 33: lightfast.console.v1.IntegrationService.LinkVercelProject:output_type -> lightfast.console.v1.LinkVercelProjectResponse
+	9,  // 34: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:output_type -> lightfast.console.v1.BulkLinkLinearTeamsResponse
+	11, // 35: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:output_type -> lightfast.console.v1.BulkLinkSentryProjectsResponse
+	13, // 36: lightfast.console.v1.IntegrationService.UpdateEvents:output_type -> lightfast.console.v1.UpdateEventsResponse
+	15, // 37: lightfast.console.v1.IntegrationService.UnlinkIntegration:output_type -> lightfast.console.v1.UnlinkIntegrationResponse
+	18, // 38: lightfast.console.v1.IntegrationService.UpdateSyncConfig:output_type -> lightfast.console.v1.UpdateSyncConfigResponse
+	30, // [30:39] is the sub-list for method output_type
+	21, // [21:30] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_lightfast_console_v1_integration_proto_init() }
@@ -1112,13 +1306,14 @@ func file_lightfast_console_v1_integration_proto_init() {
 		return
 	}
 	file_lightfast_console_v1_common_proto_init()
+	file_lightfast_console_v1_integration_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lightfast_console_v1_integration_proto_rawDesc), len(file_lightfast_console_v1_integration_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -96,7 +96,9 @@ type CreateWorkspaceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Lowercase letters, digits and dashes; derived from name when empty.
-	Slug          string `protobuf:"bytes,2,opt,name=slug,proto3" json:"slug,omitempty"`
+	Slug string `protobuf:"bytes,2,opt,name=slug,proto3" json:"slug,omitempty"`
+	// Resources to link to the new workspace; unset links none.
+	Resources     *WorkspaceResources `protobuf:"bytes,3,opt,name=resources,proto3" json:"resources,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -145,9 +147,18 @@ func (x *CreateWorkspaceRequest) GetSlug() string {
 	return ""
 }
 
+func (x *CreateWorkspaceRequest) GetResources() *WorkspaceResources {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
 type CreateWorkspaceResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Workspace     *Workspace             `protobuf:"bytes,1,opt,name=workspace,proto3" json:"workspace,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Workspace *Workspace             `protobuf:"bytes,1,opt,name=workspace,proto3" json:"workspace,omitempty"`
+	// The integrations linked with it, in request order.
+	Integrations  []*Integration `protobuf:"bytes,2,rep,name=integrations,proto3" json:"integrations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -185,6 +196,13 @@ func (*CreateWorkspaceResponse) Descriptor() ([]byte, []int) {
 func (x *CreateWorkspaceResponse) GetWorkspace() *Workspace {
 	if x != nil {
 		return x.Workspace
+	}
+	return nil
+}
+
+func (x *CreateWorkspaceResponse) GetIntegrations() []*Integration {
+	if x != nil {
+		return x.Integrations
 	}
 	return nil
 }
@@ -395,22 +413,187 @@ func (x *GetWorkspaceResponse) GetWorkspace() *Workspace {
 	return nil
 }
 
+// WorkspaceResources are resources of one connection to link to a new workspace.
+type WorkspaceResources struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The connection the resources are reached through; its provider says what the ids are.
+	InstallationId string `protobuf:"bytes,1,opt,name=installation_id,json=installationId,proto3" json:"installation_id,omitempty"`
+	// Provider resource ids: GitHub repository ids (decimal), Vercel project ids, Linear team ids or Sentry
+	// project ids, as the provider's list call returns them. At most 100.
+	ResourceIds []string `protobuf:"bytes,2,rep,name=resource_ids,json=resourceIds,proto3" json:"resource_ids,omitempty"`
+	// Queue a backfill for each new integration.
+	StartBackfill bool `protobuf:"varint,3,opt,name=start_backfill,json=startBackfill,proto3" json:"start_backfill,omitempty"`
+	// Bounds for the backfills; ignored unless start_backfill is set.
+	BackfillOptions *BackfillOptions `protobuf:"bytes,4,opt,name=backfill_options,json=backfillOptions,proto3" json:"backfill_options,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *WorkspaceResources) Reset() {
+	*x = WorkspaceResources{}
+	mi := &file_lightfast_console_v1_workspace_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkspaceResources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkspaceResources) ProtoMessage() {}
+
+func (x *WorkspaceResources) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_workspace_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkspaceResources.ProtoReflect.Descriptor instead.
+func (*WorkspaceResources) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_workspace_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *WorkspaceResources) GetInstallationId() string {
+	if x != nil {
+		return x.InstallationId
+	}
+	return ""
+}
+
+func (x *WorkspaceResources) GetResourceIds() []string {
+	if x != nil {
+		return x.ResourceIds
+	}
+	return nil
+}
+
+func (x *WorkspaceResources) GetStartBackfill() bool {
+	if x != nil {
+		return x.StartBackfill
+	}
+	return false
+}
+
+func (x *WorkspaceResources) GetBackfillOptions() *BackfillOptions {
+	if x != nil {
+		return x.BackfillOptions
+	}
+	return nil
+}
+
+type ResolveFromGitHubOrgSlugRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The GitHub account login (organisation or user), matched without regard to case.
+	GithubOrgSlug string `protobuf:"bytes,1,opt,name=github_org_slug,json=githubOrgSlug,proto3" json:"github_org_slug,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveFromGitHubOrgSlugRequest) Reset() {
+	*x = ResolveFromGitHubOrgSlugRequest{}
+	mi := &file_lightfast_console_v1_workspace_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveFromGitHubOrgSlugRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveFromGitHubOrgSlugRequest) ProtoMessage() {}
+
+func (x *ResolveFromGitHubOrgSlugRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_workspace_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveFromGitHubOrgSlugRequest.ProtoReflect.Descriptor instead.
+func (*ResolveFromGitHubOrgSlugRequest) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_workspace_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ResolveFromGitHubOrgSlugRequest) GetGithubOrgSlug() string {
+	if x != nil {
+		return x.GithubOrgSlug
+	}
+	return ""
+}
+
+type ResolveFromGitHubOrgSlugResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workspaces    []*Workspace           `protobuf:"bytes,1,rep,name=workspaces,proto3" json:"workspaces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveFromGitHubOrgSlugResponse) Reset() {
+	*x = ResolveFromGitHubOrgSlugResponse{}
+	mi := &file_lightfast_console_v1_workspace_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveFromGitHubOrgSlugResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveFromGitHubOrgSlugResponse) ProtoMessage() {}
+
+func (x *ResolveFromGitHubOrgSlugResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_workspace_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveFromGitHubOrgSlugResponse.ProtoReflect.Descriptor instead.
+func (*ResolveFromGitHubOrgSlugResponse) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_workspace_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ResolveFromGitHubOrgSlugResponse) GetWorkspaces() []*Workspace {
+	if x != nil {
+		return x.Workspaces
+	}
+	return nil
+}
+
 var File_lightfast_console_v1_workspace_proto protoreflect.FileDescriptor
 
 const file_lightfast_console_v1_workspace_proto_rawDesc = "" +
 	"\n" +
-	"$lightfast/console/v1/workspace.proto\x12\x14lightfast.console.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n" +
+	"$lightfast/console/v1/workspace.proto\x12\x14lightfast.console.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!lightfast/console/v1/common.proto\"~\n" +
 	"\tWorkspace\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04slug\x18\x03 \x01(\tR\x04slug\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"@\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x88\x01\n" +
 	"\x16CreateWorkspaceRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04slug\x18\x02 \x01(\tR\x04slug\"X\n" +
+	"\x04slug\x18\x02 \x01(\tR\x04slug\x12F\n" +
+	"\tresources\x18\x03 \x01(\v2(.lightfast.console.v1.WorkspaceResourcesR\tresources\"\x9f\x01\n" +
 	"\x17CreateWorkspaceResponse\x12=\n" +
-	"\tworkspace\x18\x01 \x01(\v2\x1f.lightfast.console.v1.WorkspaceR\tworkspace\"\x17\n" +
+	"\tworkspace\x18\x01 \x01(\v2\x1f.lightfast.console.v1.WorkspaceR\tworkspace\x12E\n" +
+	"\fintegrations\x18\x02 \x03(\v2!.lightfast.console.v1.IntegrationR\fintegrations\"\x17\n" +
 	"\x15ListWorkspacesRequest\"Y\n" +
 	"\x16ListWorkspacesResponse\x12?\n" +
 	"\n" +
@@ -421,11 +604,23 @@ const file_lightfast_console_v1_workspace_proto_rawDesc = "" +
 	"\x04slug\x18\x02 \x01(\tH\x00R\x04slugB\v\n" +
 	"\tworkspace\"U\n" +
 	"\x14GetWorkspaceResponse\x12=\n" +
-	"\tworkspace\x18\x01 \x01(\v2\x1f.lightfast.console.v1.WorkspaceR\tworkspace2\xd6\x02\n" +
+	"\tworkspace\x18\x01 \x01(\v2\x1f.lightfast.console.v1.WorkspaceR\tworkspace\"\xd9\x01\n" +
+	"\x12WorkspaceResources\x12'\n" +
+	"\x0finstallation_id\x18\x01 \x01(\tR\x0einstallationId\x12!\n" +
+	"\fresource_ids\x18\x02 \x03(\tR\vresourceIds\x12%\n" +
+	"\x0estart_backfill\x18\x03 \x01(\bR\rstartBackfill\x12P\n" +
+	"\x10backfill_options\x18\x04 \x01(\v2%.lightfast.console.v1.BackfillOptionsR\x0fbackfillOptions\"I\n" +
+	"\x1fResolveFromGitHubOrgSlugRequest\x12&\n" +
+	"\x0fgithub_org_slug\x18\x01 \x01(\tR\rgithubOrgSlug\"c\n" +
+	" ResolveFromGitHubOrgSlugResponse\x12?\n" +
+	"\n" +
+	"workspaces\x18\x01 \x03(\v2\x1f.lightfast.console.v1.WorkspaceR\n" +
+	"workspaces2\xe2\x03\n" +
 	"\x10WorkspaceService\x12n\n" +
 	"\x0fCreateWorkspace\x12,.lightfast.console.v1.CreateWorkspaceRequest\x1a-.lightfast.console.v1.CreateWorkspaceResponse\x12k\n" +
 	"\x0eListWorkspaces\x12+.lightfast.console.v1.ListWorkspacesRequest\x1a,.lightfast.console.v1.ListWorkspacesResponse\x12e\n" +
-	"\fGetWorkspace\x12).lightfast.console.v1.GetWorkspaceRequest\x1a*.lightfast.console.v1.GetWorkspaceResponseBMZKgithub.com/lightfastai/connections/proto/gen/lightfast/console/v1;consolev1b\x06proto3"
+	"\fGetWorkspace\x12).lightfast.console.v1.GetWorkspaceRequest\x1a*.lightfast.console.v1.GetWorkspaceResponse\x12\x89\x01\n" +
+	"\x18ResolveFromGitHubOrgSlug\x125.lightfast.console.v1.ResolveFromGitHubOrgSlugRequest\x1a6.lightfast.console.v1.ResolveFromGitHubOrgSlugResponseBMZKgithub.com/lightfastai/connections/proto/gen/lightfast/console/v1;consolev1b\x06proto3"
 
 var (
 	file_lightfast_console_v1_workspace_proto_rawDescOnce sync.Once
@@ -439,33 +634,44 @@ func file_lightfast_console_v1_workspace_proto_rawDescGZIP() []byte {
 	return file_lightfast_console_v1_workspace_proto_rawDescData
 }
 
-var file_lightfast_console_v1_workspace_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_lightfast_console_v1_workspace_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_lightfast_console_v1_workspace_proto_goTypes = []any{
-	(*Workspace)(nil),               // 0: lightfast.console.v1.Workspace
-	(*CreateWorkspaceRequest)(nil),  // 1: lightfast.console.v1.CreateWorkspaceRequest
-	(*CreateWorkspaceResponse)(nil), // 2: lightfast.console.v1.CreateWorkspaceResponse
-	(*ListWorkspacesRequest)(nil),   // 3: lightfast.console.v1.ListWorkspacesRequest
-	(*ListWorkspacesResponse)(nil),  // 4: lightfast.console.v1.ListWorkspacesResponse
-	(*GetWorkspaceRequest)(nil),     // 5: lightfast.console.v1.GetWorkspaceRequest
-	(*GetWorkspaceResponse)(nil),    // 6: lightfast.console.v1.GetWorkspaceResponse
-	(*timestamppb.Timestamp)(nil),   // 7: google.protobuf.Timestamp
+	(*Workspace)(nil),                        // 0: lightfast.console.v1.Workspace
+	(*CreateWorkspaceRequest)(nil),           // 1: lightfast.console.v1.CreateWorkspaceRequest
+	(*CreateWorkspaceResponse)(nil),          // 2: lightfast.console.v1.CreateWorkspaceResponse
+	(*ListWorkspacesRequest)(nil),            // 3: lightfast.console.v1.ListWorkspacesRequest
+	(*ListWorkspacesResponse)(nil),           // 4: lightfast.console.v1.ListWorkspacesResponse
+	(*GetWorkspaceRequest)(nil),              // 5: lightfast.console.v1.GetWorkspaceRequest
+	(*GetWorkspaceResponse)(nil),             // 6: lightfast.console.v1.GetWorkspaceResponse
+	(*WorkspaceResources)(nil),               // 7: lightfast.console.v1.WorkspaceResources
+	(*ResolveFromGitHubOrgSlugRequest)(nil),  // 8: lightfast.console.v1.ResolveFromGitHubOrgSlugRequest
+	(*ResolveFromGitHubOrgSlugResponse)(nil), // 9: lightfast.console.v1.ResolveFromGitHubOrgSlugResponse
+	(*timestamppb.Timestamp)(nil),            // 10: google.protobuf.Timestamp
+	(*Integration)(nil),                      // 11: lightfast.console.v1.Integration
+	(*BackfillOptions)(nil),                  // 12: lightfast.console.v1.BackfillOptions
 }
 var file_lightfast_console_v1_workspace_proto_depIdxs = []int32{
-	7, // 0: lightfast.console.v1.Workspace.created_at:type_name -> google.protobuf.Timestamp
-	0, // 1: lightfast.console.v1.CreateWorkspaceResponse.workspace:type_name -> lightfast.console.v1.Workspace
-	0, // 2: lightfast.console.v1.ListWorkspacesResponse.workspaces:type_name -> lightfast.console.v1.Workspace
-	0, // 3: lightfast.console.v1.GetWorkspaceResponse.workspace:type_name -> lightfast.console.v1.Workspace
-	1, // 4: lightfast.console.v1.WorkspaceService.CreateWorkspace:input_type -> lightfast.console.v1.CreateWorkspaceRequest
-	3, // 5: lightfast.console.v1.WorkspaceService.ListWorkspaces:input_type -> lightfast.console.v1.ListWorkspacesRequest
-	5, // 6: lightfast.console.v1.WorkspaceService.GetWorkspace:input_type -> lightfast.console.v1.GetWorkspaceRequest
-	2, // 7: lightfast.console.v1.WorkspaceService.CreateWorkspace:output_type -> lightfast.console.v1.CreateWorkspaceResponse
-	4, // 8: lightfast.console.v1.WorkspaceService.ListWorkspaces:output_type -> lightfast.console.v1.ListWorkspacesResponse
-	6, // 9: lightfast.console.v1.WorkspaceService.GetWorkspace:output_type -> lightfast.console.v1.GetWorkspaceResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	10, // 0: lightfast.console.v1.Workspace.created_at:type_name -> google.protobuf.Timestamp
+	7,  // 1: lightfast.console.v1.CreateWorkspaceRequest.resources:type_name -> lightfast.console.v1.WorkspaceResources
+	0,  // 2: lightfast.console.v1.CreateWorkspaceResponse.workspace:type_name -> lightfast.console.v1.Workspace
+	11, // 3: lightfast.console.v1.CreateWorkspaceResponse.integrations:type_name -> lightfast.console.v1.Integration
+	0,  // 4: lightfast.console.v1.ListWorkspacesResponse.workspaces:type_name -> lightfast.console.v1.Workspace
+	0,  // 5: lightfast.console.v1.GetWorkspaceResponse.workspace:type_name -> lightfast.console.v1.Workspace
+	12, // 6: lightfast.console.v1.WorkspaceResources.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	0,  // 7: lightfast.console.v1.ResolveFromGitHubOrgSlugResponse.workspaces:type_name -> lightfast.console.v1.Workspace
+	1,  // 8: lightfast.console.v1.WorkspaceService.CreateWorkspace:input_type -> lightfast.console.v1.CreateWorkspaceRequest
+	3,  // 9: lightfast.console.v1.WorkspaceService.ListWorkspaces:input_type -> lightfast.console.v1.ListWorkspacesRequest
+	5,  // 10: lightfast.console.v1.WorkspaceService.GetWorkspace:input_type -> lightfast.console.v1.GetWorkspaceRequest
+	8,  // 11: lightfast.console.v1.WorkspaceService.ResolveFromGitHubOrgSlug:input_type -> lightfast.console.v1.ResolveFromGitHubOrgSlugRequest
+	2,  // 12: lightfast.console.v1.WorkspaceService.CreateWorkspace:output_type -> lightfast.console.v1.CreateWorkspaceResponse
+	4,  // 13: lightfast.console.v1.WorkspaceService.ListWorkspaces:output_type -> lightfast.console.v1.ListWorkspacesResponse
+	6,  // 14: lightfast.console.v1.WorkspaceService.GetWorkspace:output_type -> lightfast.console.v1.GetWorkspaceResponse
+	9,  // 15: lightfast.console.v1.WorkspaceService.ResolveFromGitHubOrgSlug:output_type -> lightfast.console.v1.ResolveFromGitHubOrgSlugResponse
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_lightfast_console_v1_workspace_proto_init() }
@@ -473,6 +679,7 @@ func file_lightfast_console_v1_workspace_proto_init() {
 	if File_lightfast_console_v1_workspace_proto != nil {
 		return
 	}
+	file_lightfast_console_v1_common_proto_init()
 	file_lightfast_console_v1_workspace_proto_msgTypes[5].OneofWrappers = []any{
 		(*GetWorkspaceRequest_WorkspaceId)(nil),
 		(*GetWorkspaceRequest_Slug)(nil),
@@ -483,7 +690,7 @@ func file_lightfast_console_v1_workspace_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lightfast_console_v1_workspace_proto_rawDesc), len(file_lightfast_console_v1_workspace_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

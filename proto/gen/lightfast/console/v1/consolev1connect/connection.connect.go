@@ -53,7 +53,8 @@ type ConnectionServiceClient interface {
 	// and user, and returns the Gateway URL that sends the browser to the provider. The organisation and user
 	// never appear in the URL; only the opaque state does.
 	GetAuthorizeURL(context.Context, *connect.Request[v1.GetAuthorizeURLRequest]) (*connect.Response[v1.GetAuthorizeURLResponse], error)
-	// ListConnections lists the caller's organisation's active connections.
+	// ListConnections lists the caller's organisation's active connections, and those in error with their
+	// status_reason (e.g. "reauth_required") so a page can offer to connect them again.
 	ListConnections(context.Context, *connect.Request[v1.ListConnectionsRequest]) (*connect.Response[v1.ListConnectionsResponse], error)
 	// GetConnection returns one connection with the resources routed to it.
 	GetConnection(context.Context, *connect.Request[v1.GetConnectionRequest]) (*connect.Response[v1.GetConnectionResponse], error)
@@ -135,7 +136,8 @@ type ConnectionServiceHandler interface {
 	// and user, and returns the Gateway URL that sends the browser to the provider. The organisation and user
 	// never appear in the URL; only the opaque state does.
 	GetAuthorizeURL(context.Context, *connect.Request[v1.GetAuthorizeURLRequest]) (*connect.Response[v1.GetAuthorizeURLResponse], error)
-	// ListConnections lists the caller's organisation's active connections.
+	// ListConnections lists the caller's organisation's active connections, and those in error with their
+	// status_reason (e.g. "reauth_required") so a page can offer to connect them again.
 	ListConnections(context.Context, *connect.Request[v1.ListConnectionsRequest]) (*connect.Response[v1.ListConnectionsResponse], error)
 	// GetConnection returns one connection with the resources routed to it.
 	GetConnection(context.Context, *connect.Request[v1.GetConnectionRequest]) (*connect.Response[v1.GetConnectionResponse], error)

@@ -57,6 +57,9 @@ const (
 	// IntegrationServiceUnlinkIntegrationProcedure is the fully-qualified name of the
 	// IntegrationService's UnlinkIntegration RPC.
 	IntegrationServiceUnlinkIntegrationProcedure = "/lightfast.console.v1.IntegrationService/UnlinkIntegration"
+	// IntegrationServiceUpdateSyncConfigProcedure is the fully-qualified name of the
+	// IntegrationService's UpdateSyncConfig RPC.
+	IntegrationServiceUpdateSyncConfigProcedure = "/lightfast.console.v1.IntegrationService/UpdateSyncConfig"
 )
 
 // IntegrationServiceClient is a client for the lightfast.console.v1.IntegrationService service.
@@ -77,6 +80,10 @@ type IntegrationServiceClient interface {
 	UpdateEvents(context.Context, *connect.Request[v1.UpdateEventsRequest]) (*connect.Response[v1.UpdateEventsResponse], error)
 	// UnlinkIntegration removes an integration from its workspace; observations already recorded are kept.
 	UnlinkIntegration(context.Context, *connect.Request[v1.UnlinkIntegrationRequest]) (*connect.Response[v1.UnlinkIntegrationResponse], error)
+	// UpdateSyncConfig changes what an integration ingests: any of events, branches, paths and auto_sync; the
+	// fields left unset keep their values. Unknown events, bad globs and lists over their bounds are
+	// InvalidArgument, and nothing is written.
+	UpdateSyncConfig(context.Context, *connect.Request[v1.UpdateSyncConfigRequest]) (*connect.Response[v1.UpdateSyncConfigResponse], error)
 }
 
 // NewIntegrationServiceClient constructs a client for the lightfast.console.v1.IntegrationService
@@ -138,6 +145,12 @@ func NewIntegrationServiceClient(httpClient connect.HTTPClient, baseURL string, 
 			connect.WithSchema(integrationServiceMethods.ByName("UnlinkIntegration")),
 			connect.WithClientOptions(opts...),
 		),
+		updateSyncConfig: connect.NewClient[v1.UpdateSyncConfigRequest, v1.UpdateSyncConfigResponse](
+			httpClient,
+			baseURL+IntegrationServiceUpdateSyncConfigProcedure,
+			connect.WithSchema(integrationServiceMethods.ByName("UpdateSyncConfig")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -151,6 +164,7 @@ type integrationServiceClient struct {
 	bulkLinkSentryProjects     *connect.Client[v1.BulkLinkSentryProjectsRequest, v1.BulkLinkSentryProjectsResponse]
 	updateEvents               *connect.Client[v1.UpdateEventsRequest, v1.UpdateEventsResponse]
 	unlinkIntegration          *connect.Client[v1.UnlinkIntegrationRequest, v1.UnlinkIntegrationResponse]
+	updateSyncConfig           *connect.Client[v1.UpdateSyncConfigRequest, v1.UpdateSyncConfigResponse]
 }
 
 // ListSources calls lightfast.console.v1.IntegrationService.ListSources.
@@ -194,6 +208,11 @@ func (c *integrationServiceClient) UnlinkIntegration(ctx context.Context, req *c
 	return c.unlinkIntegration.CallUnary(ctx, req)
 }
 
+// UpdateSyncConfig calls lightfast.console.v1.IntegrationService.UpdateSyncConfig.
+func (c *integrationServiceClient) UpdateSyncConfig(ctx context.Context, req *connect.Request[v1.UpdateSyncConfigRequest]) (*connect.Response[v1.UpdateSyncConfigResponse], error) {
+	return c.updateSyncConfig.CallUnary(ctx, req)
+}
+
 // IntegrationServiceHandler is an implementation of the lightfast.console.v1.IntegrationService
 // service.
 type IntegrationServiceHandler interface {
@@ -213,6 +232,10 @@ type IntegrationServiceHandler interface {
 	UpdateEvents(context.Context, *connect.Request[v1.UpdateEventsRequest]) (*connect.Response[v1.UpdateEventsResponse], error)
 	// UnlinkIntegration removes an integration from its workspace; observations already recorded are kept.
 	UnlinkIntegration(context.Context, *connect.Request[v1.UnlinkIntegrationRequest]) (*connect.Response[v1.UnlinkIntegrationResponse], error)
+	// UpdateSyncConfig changes what an integration ingests: any of events, branches, paths and auto_sync; the
+	// fields left unset keep their values. Unknown events, bad globs and lists over their bounds are
+	// InvalidArgument, and nothing is written.
+	UpdateSyncConfig(context.Context, *connect.Request[v1.UpdateSyncConfigRequest]) (*connect.Response[v1.UpdateSyncConfigResponse], error)
 }
 
 // NewIntegrationServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -270,6 +293,12 @@ func NewIntegrationServiceHandler(svc IntegrationServiceHandler, opts ...connect
 		connect.WithSchema(integrationServiceMethods.ByName("UnlinkIntegration")),
 		connect.WithHandlerOptions(opts...),
 	)
+	integrationServiceUpdateSyncConfigHandler := connect.NewUnaryHandler(
+		IntegrationServiceUpdateSyncConfigProcedure,
+		svc.UpdateSyncConfig,
+		connect.WithSchema(integrationServiceMethods.ByName("UpdateSyncConfig")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/lightfast.console.v1.IntegrationService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case IntegrationServiceListSourcesProcedure:
@@ -288,6 +317,8 @@ func NewIntegrationServiceHandler(svc IntegrationServiceHandler, opts ...connect
 			integrationServiceUpdateEventsHandler.ServeHTTP(w, r)
 		case IntegrationServiceUnlinkIntegrationProcedure:
 			integrationServiceUnlinkIntegrationHandler.ServeHTTP(w, r)
+		case IntegrationServiceUpdateSyncConfigProcedure:
+			integrationServiceUpdateSyncConfigHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -327,4 +358,8 @@ func (UnimplementedIntegrationServiceHandler) UpdateEvents(context.Context, *con
 
 func (UnimplementedIntegrationServiceHandler) UnlinkIntegration(context.Context, *connect.Request[v1.UnlinkIntegrationRequest]) (*connect.Response[v1.UnlinkIntegrationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("lightfast.console.v1.IntegrationService.UnlinkIntegration is not implemented"))
+}
+
+func (UnimplementedIntegrationServiceHandler) UpdateSyncConfig(context.Context, *connect.Request[v1.UpdateSyncConfigRequest]) (*connect.Response[v1.UpdateSyncConfigResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("lightfast.console.v1.IntegrationService.UpdateSyncConfig is not implemented"))
 }

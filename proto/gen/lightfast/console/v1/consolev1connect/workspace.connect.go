@@ -42,16 +42,24 @@ const (
 	// WorkspaceServiceGetWorkspaceProcedure is the fully-qualified name of the WorkspaceService's
 	// GetWorkspace RPC.
 	WorkspaceServiceGetWorkspaceProcedure = "/lightfast.console.v1.WorkspaceService/GetWorkspace"
+	// WorkspaceServiceResolveFromGitHubOrgSlugProcedure is the fully-qualified name of the
+	// WorkspaceService's ResolveFromGitHubOrgSlug RPC.
+	WorkspaceServiceResolveFromGitHubOrgSlugProcedure = "/lightfast.console.v1.WorkspaceService/ResolveFromGitHubOrgSlug"
 )
 
 // WorkspaceServiceClient is a client for the lightfast.console.v1.WorkspaceService service.
 type WorkspaceServiceClient interface {
-	// CreateWorkspace creates a workspace in the caller's organisation. AlreadyExists when the slug is taken.
+	// CreateWorkspace creates a workspace in the caller's organisation, and optionally links resources of one
+	// connection to it in the same transaction (as the IntegrationService link calls do): when a resource cannot
+	// be linked, no workspace is created. AlreadyExists when the slug is taken.
 	CreateWorkspace(context.Context, *connect.Request[v1.CreateWorkspaceRequest]) (*connect.Response[v1.CreateWorkspaceResponse], error)
 	// ListWorkspaces lists the caller's organisation's workspaces.
 	ListWorkspaces(context.Context, *connect.Request[v1.ListWorkspacesRequest]) (*connect.Response[v1.ListWorkspacesResponse], error)
 	// GetWorkspace returns one of the caller's organisation's workspaces, by id or slug.
 	GetWorkspace(context.Context, *connect.Request[v1.GetWorkspaceRequest]) (*connect.Response[v1.GetWorkspaceResponse], error)
+	// ResolveFromGitHubOrgSlug returns the caller's organisation's workspaces that link a repository through a
+	// GitHub installation on the account with that login (user or organisation), oldest first.
+	ResolveFromGitHubOrgSlug(context.Context, *connect.Request[v1.ResolveFromGitHubOrgSlugRequest]) (*connect.Response[v1.ResolveFromGitHubOrgSlugResponse], error)
 }
 
 // NewWorkspaceServiceClient constructs a client for the lightfast.console.v1.WorkspaceService
@@ -83,14 +91,21 @@ func NewWorkspaceServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(workspaceServiceMethods.ByName("GetWorkspace")),
 			connect.WithClientOptions(opts...),
 		),
+		resolveFromGitHubOrgSlug: connect.NewClient[v1.ResolveFromGitHubOrgSlugRequest, v1.ResolveFromGitHubOrgSlugResponse](
+			httpClient,
+			baseURL+WorkspaceServiceResolveFromGitHubOrgSlugProcedure,
+			connect.WithSchema(workspaceServiceMethods.ByName("ResolveFromGitHubOrgSlug")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // workspaceServiceClient implements WorkspaceServiceClient.
 type workspaceServiceClient struct {
-	createWorkspace *connect.Client[v1.CreateWorkspaceRequest, v1.CreateWorkspaceResponse]
-	listWorkspaces  *connect.Client[v1.ListWorkspacesRequest, v1.ListWorkspacesResponse]
-	getWorkspace    *connect.Client[v1.GetWorkspaceRequest, v1.GetWorkspaceResponse]
+	createWorkspace          *connect.Client[v1.CreateWorkspaceRequest, v1.CreateWorkspaceResponse]
+	listWorkspaces           *connect.Client[v1.ListWorkspacesRequest, v1.ListWorkspacesResponse]
+	getWorkspace             *connect.Client[v1.GetWorkspaceRequest, v1.GetWorkspaceResponse]
+	resolveFromGitHubOrgSlug *connect.Client[v1.ResolveFromGitHubOrgSlugRequest, v1.ResolveFromGitHubOrgSlugResponse]
 }
 
 // CreateWorkspace calls lightfast.console.v1.WorkspaceService.CreateWorkspace.
@@ -108,15 +123,25 @@ func (c *workspaceServiceClient) GetWorkspace(ctx context.Context, req *connect.
 	return c.getWorkspace.CallUnary(ctx, req)
 }
 
+// ResolveFromGitHubOrgSlug calls lightfast.console.v1.WorkspaceService.ResolveFromGitHubOrgSlug.
+func (c *workspaceServiceClient) ResolveFromGitHubOrgSlug(ctx context.Context, req *connect.Request[v1.ResolveFromGitHubOrgSlugRequest]) (*connect.Response[v1.ResolveFromGitHubOrgSlugResponse], error) {
+	return c.resolveFromGitHubOrgSlug.CallUnary(ctx, req)
+}
+
 // WorkspaceServiceHandler is an implementation of the lightfast.console.v1.WorkspaceService
 // service.
 type WorkspaceServiceHandler interface {
-	// CreateWorkspace creates a workspace in the caller's organisation. AlreadyExists when the slug is taken.
+	// CreateWorkspace creates a workspace in the caller's organisation, and optionally links resources of one
+	// connection to it in the same transaction (as the IntegrationService link calls do): when a resource cannot
+	// be linked, no workspace is created. AlreadyExists when the slug is taken.
 	CreateWorkspace(context.Context, *connect.Request[v1.CreateWorkspaceRequest]) (*connect.Response[v1.CreateWorkspaceResponse], error)
 	// ListWorkspaces lists the caller's organisation's workspaces.
 	ListWorkspaces(context.Context, *connect.Request[v1.ListWorkspacesRequest]) (*connect.Response[v1.ListWorkspacesResponse], error)
 	// GetWorkspace returns one of the caller's organisation's workspaces, by id or slug.
 	GetWorkspace(context.Context, *connect.Request[v1.GetWorkspaceRequest]) (*connect.Response[v1.GetWorkspaceResponse], error)
+	// ResolveFromGitHubOrgSlug returns the caller's organisation's workspaces that link a repository through a
+	// GitHub installation on the account with that login (user or organisation), oldest first.
+	ResolveFromGitHubOrgSlug(context.Context, *connect.Request[v1.ResolveFromGitHubOrgSlugRequest]) (*connect.Response[v1.ResolveFromGitHubOrgSlugResponse], error)
 }
 
 // NewWorkspaceServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -144,6 +169,12 @@ func NewWorkspaceServiceHandler(svc WorkspaceServiceHandler, opts ...connect.Han
 		connect.WithSchema(workspaceServiceMethods.ByName("GetWorkspace")),
 		connect.WithHandlerOptions(opts...),
 	)
+	workspaceServiceResolveFromGitHubOrgSlugHandler := connect.NewUnaryHandler(
+		WorkspaceServiceResolveFromGitHubOrgSlugProcedure,
+		svc.ResolveFromGitHubOrgSlug,
+		connect.WithSchema(workspaceServiceMethods.ByName("ResolveFromGitHubOrgSlug")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/lightfast.console.v1.WorkspaceService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WorkspaceServiceCreateWorkspaceProcedure:
@@ -152,6 +183,8 @@ func NewWorkspaceServiceHandler(svc WorkspaceServiceHandler, opts ...connect.Han
 			workspaceServiceListWorkspacesHandler.ServeHTTP(w, r)
 		case WorkspaceServiceGetWorkspaceProcedure:
 			workspaceServiceGetWorkspaceHandler.ServeHTTP(w, r)
+		case WorkspaceServiceResolveFromGitHubOrgSlugProcedure:
+			workspaceServiceResolveFromGitHubOrgSlugHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -171,4 +204,8 @@ func (UnimplementedWorkspaceServiceHandler) ListWorkspaces(context.Context, *con
 
 func (UnimplementedWorkspaceServiceHandler) GetWorkspace(context.Context, *connect.Request[v1.GetWorkspaceRequest]) (*connect.Response[v1.GetWorkspaceResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("lightfast.console.v1.WorkspaceService.GetWorkspace is not implemented"))
+}
+
+func (UnimplementedWorkspaceServiceHandler) ResolveFromGitHubOrgSlug(context.Context, *connect.Request[v1.ResolveFromGitHubOrgSlugRequest]) (*connect.Response[v1.ResolveFromGitHubOrgSlugResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("lightfast.console.v1.WorkspaceService.ResolveFromGitHubOrgSlug is not implemented"))
 }

@@ -1,0 +1,2 @@
+-- The recount corrected data; there is nothing to undo.
+SELECT 1;
