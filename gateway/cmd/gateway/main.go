@@ -75,13 +75,15 @@ func run(ctx context.Context, args []string) error {
 		return err // main prints it: one line saying the schema is behind
 	}
 
-	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal())
+	// Redis is a cache: unreachable at start, the gateway still starts, routes through Postgres and
+	// takes Redis into use once it answers.
+	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal(), log)
 	if err != nil {
 		return err
 	}
 	defer redis.Close()
 
-	routes := routing.New(redis, pool, "")
+	routes := routing.NewOn(redis, pool, "")
 	routes.OnError = func(err error) { log.Warn("routing cache unavailable; using the database", zap.Error(err)) }
 	apiKey := apikey.New(cfg.APIKeys).Middleware("X-API-Key")
 	clients := connect.NewClients(cfg, providers.NewHTTPClient())
@@ -139,12 +141,14 @@ func run(ctx context.Context, args []string) error {
 
 	reg := platform.NewRegistry()
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
-	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
+	// Readiness is Postgres and the schema only: without Redis the gateway serves (GET /admin/health
+	// reports it).
+	platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
 	connector.Mount(e, apiKey)
 	hooks := webhook.Start(cfg, webhook.Deps{Pool: pool, Routes: routes, Jobs: riverClient, Keyring: cfg.Keyring, Registry: reg, Log: log})
 	defer func() { _ = hooks.Stop(context.WithoutCancel(ctx)) }() // after the server drained: commit what is queued
 	hooks.Mount(e)
-	admin.New(pool, redis, routes, riverClient, reg, log).Mount(e, apikey.New(cfg.AdminKeys).Middleware("X-Admin-Key"))
+	admin.New(pool, routes, riverClient, reg, log).Mount(e, apikey.New(cfg.AdminKeys).Middleware("X-Admin-Key"))
 	tokenVault.Mount(e, apiKey)
 
 	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)

@@ -48,7 +48,7 @@ func setup(t *testing.T) *bundle {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
 	require.NoError(t, err)
 	e := platform.NewEcho(zap.NewNop(), nil)
-	admin.New(pool, redis, routes, client, prometheus.NewRegistry(), zap.NewNop()).
+	admin.New(pool, routes, client, prometheus.NewRegistry(), zap.NewNop()).
 		Mount(e, apikey.New([]secrets.Secret{key}).Middleware("X-Admin-Key"))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
