@@ -142,7 +142,7 @@ func TestRedisDownDuringBurst(t *testing.T) {
 	done := make(chan []answer, 1)
 	go func() { done <- s.burst(ctx, 2*tenants, n, 16, false, &acked) }()
 	waitFor(t, time.Minute, func() bool { return acked.Load() >= n/4 }, func() string { return "the burst made no progress" })
-	s.redis.stop()
+	s.redis.Stop()
 	down := time.Now()
 	answers := <-done
 	require.Equal(t, map[string]int{"202": n}, statuses(answers), "ingest answered 2xx through the outage")
@@ -158,7 +158,7 @@ func TestRedisDownDuringBurst(t *testing.T) {
 	require.Positive(t, redisErrors, "the gateway did try the dead Redis")
 
 	// Redis returns, empty. The rebuild refills it from Postgres.
-	s.redis.start()
+	s.redis.Start()
 	waitFor(t, 10*time.Second, func() bool { return status(s.gatewayURL()+"/readyz") == http.StatusOK }, func() string { return "gateway not ready after Redis returned" })
 	var rebuilt map[string]any
 	require.Equal(t, http.StatusOK, s.adminPost("/admin/cache/rebuild", "", &rebuilt))
@@ -192,7 +192,7 @@ func TestPostgresDownAndBack(t *testing.T) {
 	require.Equal(t, map[string]int{"202": 200}, statuses(before))
 	s.waitProcessed(200, time.Minute)
 
-	s.pg.cut()
+	s.pg.Cut()
 	outage := time.Now()
 	var during []answer
 	for seq := 200; time.Since(outage) < 3*time.Second; seq += 4 {
@@ -207,7 +207,7 @@ func TestPostgresDownAndBack(t *testing.T) {
 	require.NotEqual(t, http.StatusOK, status(s.gatewayURL()+"/readyz"))
 	require.NotEqual(t, http.StatusOK, status(s.consoleURL()+"/readyz"))
 
-	s.pg.open()
+	s.pg.Open()
 	back := time.Now()
 	// The gateway takes a delivery again; the console turns it into its observation.
 	next := 200 + len(during) + 1000

@@ -28,6 +28,7 @@ import (
 	"github.com/lightfastai/connections/gateway/internal/lifecycle"
 	"github.com/lightfastai/connections/gateway/internal/providers"
 	"github.com/lightfastai/connections/gateway/internal/retention"
+	"github.com/lightfastai/connections/gateway/internal/stranded"
 	"github.com/lightfastai/connections/gateway/internal/vault"
 	"github.com/lightfastai/connections/gateway/internal/webhook"
 )
@@ -94,6 +95,7 @@ func run(ctx context.Context, args []string) error {
 		Revoked:       tokenVault.Forget,
 	}, pool, cfg.Keyring, routes, clients.Flows(cfg.PublicURL), log)
 
+	reg := platform.NewRegistry()
 	// River workers and periodic jobs on queue gateway: each feature registers its own, one line each.
 	workers := river.NewWorkers()
 	var periodic []*river.PeriodicJob
@@ -104,6 +106,8 @@ func run(ctx context.Context, args []string) error {
 	lifecycle.Register(workers, pool, routes, log)
 	retention.Register(workers, pool, retention.Policy{PayloadRetention: cfg.DeliveryPayloadRetention, RowRetention: cfg.DeliveryRetention}, log)
 	periodic = append(periodic, retention.PeriodicJobs()...)
+	stranded.Register(workers, pool, cfg.JobRescueAfter+stranded.GraceAfterRescue, reg, log)
+	periodic = append(periodic, stranded.PeriodicJobs()...)
 	// The console's kinds too, never worked here: so that, as River leader, this client rescues the
 	// console's stuck jobs instead of discarding them.
 	if err := jobs.AddConsoleKinds(workers); err != nil {
@@ -139,7 +143,6 @@ func run(ctx context.Context, args []string) error {
 		}
 	}()
 
-	reg := platform.NewRegistry()
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
 	// Readiness is Postgres and the schema only: without Redis the gateway serves (GET /admin/health
 	// reports it).
