@@ -37,7 +37,10 @@ func SchemaCheck(pool *pgxpool.Pool) Check {
 // CheckTimeout bounds one run of every check.
 const CheckTimeout = 2 * time.Second
 
-// RunChecks runs every check with a shared timeout and returns the errors of those that failed, by name.
+// RunChecks runs the checks in order with a shared timeout, up to the first that fails, and returns the
+// failure by name (empty when all passed). Each check relies on those before it (the schema can only be
+// checked on a database that answers), so one cause is reported once and a hung database costs one
+// timeout, not one per check.
 func RunChecks(ctx context.Context, checks []Check) map[string]error {
 	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
 	defer cancel()
@@ -45,6 +48,7 @@ func RunChecks(ctx context.Context, checks []Check) map[string]error {
 	for _, c := range checks {
 		if err := c.Fn(ctx); err != nil {
 			failed[c.Name] = err
+			break
 		}
 	}
 	return failed
