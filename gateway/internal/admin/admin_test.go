@@ -83,7 +83,7 @@ func (b *bundle) delivery(t *testing.T, p types.Provider, status string, at time
 	id := ids.New()
 	_, err := dbq.New(b.pool).InsertDeliveries(ctx, dbq.InsertDeliveriesParams{
 		Ids: []string{id}, Providers: []string{string(p)}, DeliveryIds: []string{id}, EventTypes: []string{"push"},
-		InstallationIds: []string{"inst"}, ResourceIds: []string{""}, Statuses: []string{status},
+		InstallationIds: []string{""}, ResourceIds: []string{""}, Statuses: []string{status},
 		Payloads: [][]byte{[]byte(`{"n":1}`)}, Headers: []string{`{"x-github-event":"push"}`},
 	})
 	require.NoError(t, err)
