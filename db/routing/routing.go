@@ -1,6 +1,7 @@
 // Package routing resolves a webhook to the installation it belongs to. Redis holds a cache of
 // provider ids → installation ids; Postgres (gw_installations, gw_resources) is the truth. Every Redis
-// failure is treated as a miss, so routing keeps working, slower, while Redis is down.
+// failure, and a Redis not reached yet since the process started, is treated as a miss, so routing keeps
+// working, slower, while Redis is down.
 package routing
 
 import (
@@ -181,8 +182,8 @@ func (c *Cache) refresh(ctx context.Context, key string, fromDB func(*dbq.Querie
 	// The wrong entry goes first, whatever the back-off says (like every invalidation); the right one is
 	// then cached like any route found in the database.
 	c.del(ctx, key)
-	if id == "" || err != nil {
-		return "", nil
+	if err != nil {
+		return "", nil // no route
 	}
 	c.set(ctx, key, id)
 	return id, nil
