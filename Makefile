@@ -53,7 +53,7 @@ run: migrate ## migrate, then run the simulator, gateway and console against loc
 bench: ## run every benchmark and load script, then write BENCHMARKS.md (figures against their goals)
 	./scripts/bench.sh
 
-faults: ## fault-injection suite: both real binaries under SIGKILL, Redis and Postgres outages, a poison delivery; then three gateway replicas refreshing one token
+faults: ## fault-injection suite: both real binaries under SIGKILL, Redis and Postgres outages, a poison delivery, a stranded delivery; then three gateway replicas refreshing one token
 	cd gateway && go test -tags faults -count=1 -timeout 20m -v ./faults/...
 	cd gateway && go test -count=1 -timeout 5m -run '^TestRefreshIsSingleFlightAcrossProcesses$$' ./internal/vault/
 

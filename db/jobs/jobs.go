@@ -85,10 +85,10 @@ type DeliverySweep struct{}
 // Kind implements river.JobArgs.
 func (DeliverySweep) Kind() string { return "delivery.sweep" }
 
-// InsertOpts implements river.JobArgsWithInsertOpts.
+// InsertOpts implements river.JobArgsWithInsertOpts. Not unique: overlapping sweeps share the work
+// (FOR UPDATE SKIP LOCKED), and a gateway started within a period of the last run still sweeps at once.
 func (DeliverySweep) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 3,
-		UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
+	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 3}
 }
 
 // TokensReencrypt moves encrypted columns to the active key (gateway).
