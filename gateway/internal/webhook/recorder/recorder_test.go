@@ -35,11 +35,16 @@ const testInstallation = "inst"
 func newPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	pool := dbtest.NewPool(t)
+	seedInstallation(t, pool)
+	return pool
+}
+
+func seedInstallation(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
 	_, err := dbq.New(pool).UpsertInstallation(context.Background(), dbq.UpsertInstallationParams{
 		ID: testInstallation, Provider: types.GitHub, ExternalID: "1", ConnectedBy: "user_1", OrgID: "org_1",
 	})
 	require.NoError(t, err)
-	return pool
 }
 
 func delivery(deliveryID string, payload []byte) recorder.Delivery {
@@ -129,6 +134,7 @@ func TestFailedBatchFailsEveryRequestAndStopRefuses(t *testing.T) {
 //	go test -run '^$' -bench Record -benchtime 20000x ./internal/webhook/recorder/
 func BenchmarkRecord(b *testing.B) {
 	pool := dbtest.Pool(b, dbtest.NewDatabaseURL(b))
+	seedInstallation(b, pool)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(b, err)
 	rec := recorder.New(pool, client, recorder.Config{Writers: benchEnv("BENCH_WRITERS", 4), Linger: time.Duration(benchEnv("BENCH_LINGER_US", 0)) * time.Microsecond})
@@ -163,8 +169,8 @@ func BenchmarkRecord(b *testing.B) {
 			if noJob {
 				d.Job = nil
 			}
-			if _, err := rec.Record(context.Background(), d); err != nil {
-				b.Fatal(err)
+			if out, err := rec.Record(context.Background(), d); err != nil || out != recorder.Accepted {
+				b.Fatal(out, err)
 			}
 		}
 	})
