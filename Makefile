@@ -53,20 +53,20 @@ run: migrate ## migrate, then run the simulator, gateway and console against loc
 bench: ## run every benchmark and load script, then write BENCHMARKS.md (figures against their goals)
 	./scripts/bench.sh
 
-faults: ## fault-injection suite: both real binaries under SIGKILL, Redis and Postgres outages, a poison delivery; then three gateway replicas refreshing one token
+faults: ## fault-injection suite: both real binaries under SIGKILL, Redis and Postgres outages, a poison delivery, a stranded delivery; then three gateway replicas refreshing one token
 	cd gateway && go test -tags faults -count=1 -timeout 20m -v ./faults/...
 	cd gateway && go test -count=1 -timeout 5m -run '^TestRefreshIsSingleFlightAcrossProcesses$$' ./internal/vault/
 
 # The security suite (README "Security suite" lists which test proves what). Ordinary tests, so make test
 # runs them too; this target runs just them.
-SECURITY_DB := ^(TestTamperedAndMovedCiphertextsFail|TestSecretMasks|TestParseKeyringErrorsNameNoKeyMaterial|TestCiphertextMovedToAnotherRowDoesNotDecrypt|TestGetForOrgHidesOtherOrgs|TestCreateStoresOnlyTheHash|TestConsumeIsSingleUse|TestRefusals)$$
-SECURITY_GATEWAY := ^(TestSecurity.*|TestGitHubRejects|TestBadInputIsRejectedAndNothingStored|TestRemovedSecretIsRefused|TestConcurrentDuplicateDeliveries|TestOtherProvidersWithRealSignatures|TestBadStates|TestCallbackReplayIsRefused|TestSpoofedGitHubInstallation|TestMalformedCallbacks|TestInstallationClaimedByAnotherOrg|TestAuthorizeRedirectAndCookie|TestStateCookieIsSecureOutsideLocalDevelopment|TestTokenEndpointAuthAndLookup|TestMiddleware)$$
+SECURITY_DB := ^(TestTamperedAndMovedCiphertextsFail|TestSecretMasks|TestParseKeyringErrorsNameNoKeyMaterial|TestCiphertextMovedToAnotherRowDoesNotDecrypt|TestGetForOrgHidesOtherOrgs|TestCreateStoresOnlyTheHash|TestConsumeIsSingleUse|TestRefusals|TestReadyzNamesTheFailedCheckOnly)$$
+SECURITY_GATEWAY := ^(TestSecurity.*|TestGitHubRejects|TestBadInputIsRejectedAndNothingStored|TestRemovedSecretIsRefused|TestConcurrentDuplicateDeliveries|TestOtherProvidersWithRealSignatures|TestBadStates|TestCallbackReplayIsRefused|TestSpoofedGitHubInstallation|TestMalformedCallbacks|TestInstallationClaimedByAnotherOrg|TestAuthorizeRedirectAndCookie|TestStateCookieIsSecureOutsideLocalDevelopment|TestTokenEndpointAuthAndLookup|TestMiddleware|TestUnknownInstallationIsRefusedAlone)$$
 SECURITY_CONSOLE := ^(TestSecurity.*|TestCrossOrgIsNotFound|TestGetAuthorizeURLBadInput|TestRejectedTokens|TestHS256TokenSignedWithPublicKeyIsRejected|TestM2MKeys|TestSameOrigin|TestSignIn|TestPagesRequireASession)$$
 
 security: ## the security suite: signature tampering, replay windows, rotation, state misuse, spoofed ids, open redirects, cross-org, moved ciphertexts, log scans
-	cd db && go test -race -count=1 -run '$(SECURITY_DB)' ./secrets/ ./vault/ ./oauthstate/
+	cd db && go test -race -count=1 -run '$(SECURITY_DB)' ./secrets/ ./vault/ ./oauthstate/ ./platform/
 	cd gateway && go test -race -count=1 -run '$(SECURITY_GATEWAY)' ./internal/webhook/... ./internal/connect/ ./internal/vault/ ./internal/apikey/ ./cmd/gateway/
-	cd console && go test -race -count=1 -run '$(SECURITY_CONSOLE)' ./internal/api/ ./internal/auth/ ./internal/pages/ ./internal/logscan/
+	cd console && go test -race -count=1 -run '$(SECURITY_CONSOLE)' ./internal/api/ ./internal/auth/ ./internal/pages/ ./internal/logscan/ ./cmd/console/
 
 fuzz: ## run every fuzz target for a bounded time (FUZZTIME, default 20s each)
 	./scripts/fuzz.sh

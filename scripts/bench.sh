@@ -142,6 +142,8 @@ token_warn.per_s|token vault endpoint at LOG_LEVEL=warn, req/s|>=|10000|req/s|(s
 min:backfill.Backfill/*.obs/s|backfill, observations/s from the simulator (100-item pages), slowest of the four providers|>=|2000|obs/s|cd console && go test -run '^$' -bench Backfill -benchtime 5x ./internal/backfill/
 gateway.ExecToReady.ms/ready|exec → ready, gateway|<=|60|ms|cd gateway && go test -run '^$' -bench ExecToReady -benchtime 20x ./cmd/gateway/
 console.ExecToReady.ms/ready|exec → ready, console|<=|60|ms|cd console && go test -run '^$' -bench ExecToReady -benchtime 20x ./cmd/console/
+gateway.ExecToReadyRedisDown.ms/ready|exec → ready, gateway, nothing listening at REDIS_URL|<=|60|ms|(the gateway exec run)
+console.ExecToReadyRedisDown.ms/ready|exec → ready, console, nothing listening at REDIS_URL|<=|60|ms|(the console exec run)
 memory.gateway_peak_mib|peak memory (VmHWM), gateway, after ingesting 20,000 over 64 connections|<=|256|MiB|(the pipeline run)
 memory.console_peak_mib|peak memory (VmHWM), console, after draining 20,000|<=|256|MiB|(the pipeline run)
 EOF

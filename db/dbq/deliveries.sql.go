@@ -7,6 +7,7 @@ package dbq
 
 import (
 	"context"
+	"time"
 
 	"github.com/lightfastai/connections/db/types"
 )
@@ -74,6 +75,53 @@ func (q *Queries) InsertDelivery(ctx context.Context, arg InsertDeliveryParams) 
 	var id string
 	err := row.Scan(&id)
 	return id, err
+}
+
+const listReceivedBefore = `-- name: ListReceivedBefore :many
+SELECT id, received_at FROM lightfast_gw_webhook_deliveries
+WHERE status = 'received' AND received_at < $1::timestamptz
+  AND (received_at, id) > ($2::timestamptz, $3::varchar)
+ORDER BY received_at, id
+LIMIT $4
+`
+
+type ListReceivedBeforeParams struct {
+	Before  time.Time
+	AfterAt time.Time
+	AfterID string
+	MaxRows int32
+}
+
+type ListReceivedBeforeRow struct {
+	ID         string
+	ReceivedAt time.Time
+}
+
+// The stranded-delivery sweep's candidates: deliveries still received before a time, oldest first,
+// keyset-paginated on (received_at, id) (index gw_webhook_deliveries_status_received_at_idx).
+func (q *Queries) ListReceivedBefore(ctx context.Context, arg ListReceivedBeforeParams) ([]ListReceivedBeforeRow, error) {
+	rows, err := q.db.Query(ctx, listReceivedBefore,
+		arg.Before,
+		arg.AfterAt,
+		arg.AfterID,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListReceivedBeforeRow{}
+	for rows.Next() {
+		var i ListReceivedBeforeRow
+		if err := rows.Scan(&i.ID, &i.ReceivedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const setDeliveryStatus = `-- name: SetDeliveryStatus :exec

@@ -107,6 +107,7 @@ FROM (
            unnest($5::text[]) AS installation_id, unnest($6::text[]) AS provider_resource_id,
            unnest($7::text[]) AS status, unnest($8::bytea[]) AS payload, unnest($9::text[]) AS headers
 ) AS d
+WHERE d.installation_id = '' OR EXISTS (SELECT 1 FROM lightfast_gw_installations i WHERE i.id = d.installation_id)
 ON CONFLICT (provider, delivery_id) DO NOTHING
 RETURNING id
 `
@@ -125,7 +126,10 @@ type InsertDeliveriesParams struct {
 
 // Group commit: many deliveries in one statement. A delivery whose (provider, delivery_id) exists already
 // inserts nothing and is absent from the result, which is how the caller tells new from duplicate.
-// Empty installation / resource ids are stored as NULL.
+// Empty installation / resource ids are stored as NULL. A delivery routed to an installation id that has
+// no row (a routing-cache entry from another database) inserts nothing either: the cache is not trusted
+// past the database. The caller tells it from a duplicate with ListUnknownInstallationIDs, only for rows
+// that were not inserted, so the common case costs no extra round trip.
 func (q *Queries) InsertDeliveries(ctx context.Context, arg InsertDeliveriesParams) ([]string, error) {
 	rows, err := q.db.Query(ctx, insertDeliveries,
 		arg.Ids,
@@ -325,6 +329,32 @@ func (q *Queries) ListIntegrationsForResource(ctx context.Context, arg ListInteg
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listUnknownInstallationIDs = `-- name: ListUnknownInstallationIDs :many
+SELECT u.id::text AS id FROM unnest($1::text[]) AS u(id)
+WHERE NOT EXISTS (SELECT 1 FROM lightfast_gw_installations i WHERE i.id = u.id)
+`
+
+// The ids among these that name no installation row.
+func (q *Queries) ListUnknownInstallationIDs(ctx context.Context, ids []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, listUnknownInstallationIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

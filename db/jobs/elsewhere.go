@@ -37,14 +37,15 @@ func AddConsoleKinds(w *river.Workers) error {
 }
 
 // AddGatewayKinds registers Elsewhere workers for the gateway's kinds (webhook.lifecycle,
-// token.refresh_ahead, oauth_states.cleanup, delivery.retention, tokens.reencrypt) in the console's River
-// client.
+// token.refresh_ahead, oauth_states.cleanup, delivery.retention, delivery.sweep, tokens.reencrypt) in the
+// console's River client.
 func AddGatewayKinds(w *river.Workers) error {
 	return addAll(
 		river.AddWorkerSafely[WebhookLifecycle](w, Elsewhere[WebhookLifecycle]{}),
 		river.AddWorkerSafely[TokenRefreshAhead](w, Elsewhere[TokenRefreshAhead]{}),
 		river.AddWorkerSafely[OAuthStateCleanup](w, Elsewhere[OAuthStateCleanup]{}),
 		river.AddWorkerSafely[DeliveryRetention](w, Elsewhere[DeliveryRetention]{}),
+		river.AddWorkerSafely[DeliverySweep](w, Elsewhere[DeliverySweep]{}),
 		river.AddWorkerSafely[TokensReencrypt](w, Elsewhere[TokensReencrypt]{}),
 	)
 }

@@ -14,7 +14,7 @@ const (
 	QueueWebhooks = "webhooks" // console: webhook.process
 	QueueBackfill = "backfill" // console: backfill.run
 	QueueSync     = "sync"     // console: sync.config
-	QueueGateway  = "gateway"  // gateway: lifecycle, token refresh-ahead, state cleanup, retention, re-encryption
+	QueueGateway  = "gateway"  // gateway: lifecycle, token refresh-ahead, state cleanup, retention, delivery sweep, re-encryption
 )
 
 // WebhookProcess turns one delivery into observations (console).
@@ -77,6 +77,18 @@ func (DeliveryRetention) Kind() string { return "delivery.retention" }
 func (DeliveryRetention) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 3,
 		UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+}
+
+// DeliverySweep dead-letters deliveries left received after their job is gone (gateway, periodic).
+type DeliverySweep struct{}
+
+// Kind implements river.JobArgs.
+func (DeliverySweep) Kind() string { return "delivery.sweep" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts. Not unique: overlapping sweeps share the work
+// (FOR UPDATE SKIP LOCKED), and a gateway started within a period of the last run still sweeps at once.
+func (DeliverySweep) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 3}
 }
 
 // TokensReencrypt moves encrypted columns to the active key (gateway).

@@ -3,6 +3,9 @@ package platform
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -10,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/rueidis"
+	"go.uber.org/zap"
 
 	"github.com/lightfastai/connections/db/migrations"
 )
@@ -31,44 +34,87 @@ func SchemaCheck(pool *pgxpool.Pool) Check {
 	return Check{Name: "schema", Fn: func(ctx context.Context) error { return migrations.Check(ctx, pool) }}
 }
 
-// RedisCheck pings Redis.
-func RedisCheck(client rueidis.Client) Check {
-	return Check{Name: "redis", Fn: func(ctx context.Context) error {
-		return client.Do(ctx, client.B().Ping().Build()).Error()
-	}}
-}
+// CheckTimeout bounds one run of every check.
+const CheckTimeout = 2 * time.Second
 
-// RunChecks runs every check with a shared timeout and reports each result ("ok" or the error text).
-func RunChecks(ctx context.Context, checks []Check) (map[string]string, bool) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+// RunChecks runs the checks in order with a shared timeout, up to the first that fails, and returns the
+// failure by name (empty when all passed). Each check relies on those before it (the schema can only be
+// checked on a database that answers), so one cause is reported once and a hung database costs one
+// timeout, not one per check.
+func RunChecks(ctx context.Context, checks []Check) map[string]error {
+	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
 	defer cancel()
-	results := make(map[string]string, len(checks))
-	ok := true
+	failed := map[string]error{}
 	for _, c := range checks {
 		if err := c.Fn(ctx); err != nil {
-			results[c.Name] = err.Error()
-			ok = false
-		} else {
-			results[c.Name] = "ok"
+			failed[c.Name] = err
+			break
 		}
 	}
-	return results, ok
+	return failed
 }
 
-// MountHealth adds GET /healthz (liveness: the process answers), GET /readyz (every check passes) and
-// GET /metrics (Prometheus, from gatherer).
-func MountHealth(e *echo.Echo, gatherer prometheus.Gatherer, checks ...Check) {
+// readiness answers /readyz. The endpoint is unauthenticated (and internet-facing on the gateway), so
+// the body names the failed checks and nothing else: driver errors carry the database user and name
+// and internal addresses. The errors go to the log, once per change of what fails, not once per probe.
+type readiness struct {
+	checks []Check
+	log    *zap.Logger
+
+	mu   sync.Mutex
+	last string // the failed names of the previous answer, joined
+}
+
+// ReadyBody is /readyz's body.
+type ReadyBody struct {
+	Status string   `json:"status"`           // ready or unavailable
+	Failed []string `json:"failed,omitempty"` // names of the failed checks, sorted
+}
+
+func (r *readiness) serve(c echo.Context) error {
+	errs := RunChecks(c.Request().Context(), r.checks)
+	failed := make([]string, 0, len(errs))
+	for name := range errs {
+		failed = append(failed, name)
+	}
+	slices.Sort(failed)
+	r.report(failed, errs)
+	if len(failed) > 0 {
+		return c.JSON(http.StatusServiceUnavailable, ReadyBody{Status: "unavailable", Failed: failed})
+	}
+	return c.JSON(http.StatusOK, ReadyBody{Status: "ready"})
+}
+
+func (r *readiness) report(failed []string, errs map[string]error) {
+	key := strings.Join(failed, ",")
+	r.mu.Lock()
+	changed := key != r.last
+	r.last = key
+	r.mu.Unlock()
+	if !changed {
+		return
+	}
+	if len(failed) == 0 {
+		r.log.Info("ready again")
+		return
+	}
+	fields := make([]zap.Field, 0, len(failed)+1)
+	fields = append(fields, zap.Strings("failed", failed))
+	for _, name := range failed {
+		fields = append(fields, zap.NamedError(name, errs[name]))
+	}
+	r.log.Warn("not ready", fields...)
+}
+
+// MountHealth adds GET /healthz (liveness: the process answers), GET /readyz (every check passes;
+// unauthenticated, so it names failed checks only and logs their errors) and GET /metrics (Prometheus,
+// from gatherer).
+func MountHealth(e *echo.Echo, gatherer prometheus.Gatherer, log *zap.Logger, checks ...Check) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	e.GET("/readyz", func(c echo.Context) error {
-		results, ok := RunChecks(c.Request().Context(), checks)
-		status, word := http.StatusOK, "ready"
-		if !ok {
-			status, word = http.StatusServiceUnavailable, "not_ready"
-		}
-		return c.JSON(status, map[string]any{"status": word, "checks": results})
-	})
+	r := &readiness{checks: checks, log: log}
+	e.GET("/readyz", r.serve)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 }
 

@@ -1,8 +1,6 @@
 package platform
 
 import (
-	"context"
-	"fmt"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -51,23 +49,4 @@ func LoadShared(e *Env) Shared {
 		e.Check("REDIS_URL", err)
 	}
 	return s
-}
-
-// OpenRedis connects to Redis. The client reconnects on its own; a Redis outage later shows up as errors
-// on individual commands, which callers treat as cache misses.
-func OpenRedis(ctx context.Context, redisURL string) (rueidis.Client, error) {
-	opt, err := rueidis.ParseURL(redisURL)
-	if err != nil {
-		return nil, fmt.Errorf("open redis: REDIS_URL is not valid")
-	}
-	// Routing entries are written by other processes; server-assisted client caching would add a
-	// tracking connection per client for little gain here.
-	opt.DisableCache = true
-	opt.ConnWriteTimeout = 2 * time.Second
-	opt.Dialer.Timeout = 2 * time.Second
-	client, err := rueidis.NewClient(opt)
-	if err != nil {
-		return nil, fmt.Errorf("open redis: %w", err)
-	}
-	return client, nil
 }

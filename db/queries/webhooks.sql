@@ -1,7 +1,10 @@
 -- name: InsertDeliveries :many
 -- Group commit: many deliveries in one statement. A delivery whose (provider, delivery_id) exists already
 -- inserts nothing and is absent from the result, which is how the caller tells new from duplicate.
--- Empty installation / resource ids are stored as NULL.
+-- Empty installation / resource ids are stored as NULL. A delivery routed to an installation id that has
+-- no row (a routing-cache entry from another database) inserts nothing either: the cache is not trusted
+-- past the database. The caller tells it from a duplicate with ListUnknownInstallationIDs, only for rows
+-- that were not inserted, so the common case costs no extra round trip.
 INSERT INTO lightfast_gw_webhook_deliveries (
     id, provider, delivery_id, event_type, installation_id, provider_resource_id, status, payload, headers
 )
@@ -13,8 +16,14 @@ FROM (
            unnest(@installation_ids::text[]) AS installation_id, unnest(@resource_ids::text[]) AS provider_resource_id,
            unnest(@statuses::text[]) AS status, unnest(@payloads::bytea[]) AS payload, unnest(@headers::text[]) AS headers
 ) AS d
+WHERE d.installation_id = '' OR EXISTS (SELECT 1 FROM lightfast_gw_installations i WHERE i.id = d.installation_id)
 ON CONFLICT (provider, delivery_id) DO NOTHING
 RETURNING id;
+
+-- name: ListUnknownInstallationIDs :many
+-- The ids among these that name no installation row.
+SELECT u.id::text AS id FROM unnest(@ids::text[]) AS u(id)
+WHERE NOT EXISTS (SELECT 1 FROM lightfast_gw_installations i WHERE i.id = u.id);
 
 -- name: GetLinearWebhookSecret :one
 -- The encrypted webhook secret of a Linear organization's installation (revoked ones no longer verify).

@@ -1,6 +1,7 @@
 // Package routing resolves a webhook to the installation it belongs to. Redis holds a cache of
 // provider ids → installation ids; Postgres (gw_installations, gw_resources) is the truth. Every Redis
-// failure is treated as a miss, so routing keeps working, slower, while Redis is down.
+// failure, and a Redis not reached yet since the process started, is treated as a miss, so routing keeps
+// working, slower, while Redis is down.
 package routing
 
 import (
@@ -51,9 +52,23 @@ const (
 	DefaultBackoff = time.Second
 )
 
+// Conn supplies the Redis client to use now: nil while none is connected yet (platform.Redis, whose
+// client appears once Redis first answers).
+type Conn interface {
+	Client() rueidis.Client
+}
+
+// ErrNotConnected is reported (OnError) while the Conn has no client yet.
+var ErrNotConnected = errors.New("routing cache: redis not connected")
+
+// fixed is a Conn that always has the same client (or none).
+type fixed struct{ c rueidis.Client }
+
+func (f fixed) Client() rueidis.Client { return f.c }
+
 // Cache resolves and maintains routes.
 type Cache struct {
-	redis   rueidis.Client // may be nil: then every lookup goes to Postgres
+	conn    Conn // nil: no Redis configured, every lookup goes to Postgres
 	pool    *pgxpool.Pool
 	keys    Keys
 	OnError func(error) // called with Redis errors (which are otherwise swallowed); may be nil
@@ -67,14 +82,54 @@ type Cache struct {
 	downUntil atomic.Int64 // unix nanos before which Redis is skipped
 }
 
-// New returns a Cache. prefix namespaces the keys (empty in production).
+// New returns a Cache on a connected client (nil: no cache). prefix namespaces the keys (empty in
+// production).
 func New(redis rueidis.Client, pool *pgxpool.Pool, prefix string) *Cache {
-	return &Cache{redis: redis, pool: pool, keys: Keys{Prefix: prefix}, Timeout: DefaultTimeout, Backoff: DefaultBackoff}
+	var conn Conn
+	if redis != nil {
+		conn = fixed{redis}
+	}
+	return NewOn(conn, pool, prefix)
 }
 
-// redisUp reports whether Redis should be tried now.
-func (c *Cache) redisUp() bool {
-	return c.redis != nil && time.Now().UnixNano() >= c.downUntil.Load()
+// NewOn returns a Cache on a connection that may not have a client yet: until it has, every lookup goes
+// to Postgres and the absence is reported through OnError like any Redis error.
+func NewOn(conn Conn, pool *pgxpool.Pool, prefix string) *Cache {
+	return &Cache{conn: conn, pool: pool, keys: Keys{Prefix: prefix}, Timeout: DefaultTimeout, Backoff: DefaultBackoff}
+}
+
+// client returns the Redis client to try now, or nil: none configured, none connected yet (reported),
+// or backing off after an error.
+func (c *Cache) client() rueidis.Client {
+	if c.conn == nil || time.Now().UnixNano() < c.downUntil.Load() {
+		return nil
+	}
+	return c.current()
+}
+
+// current returns the client whatever the back-off says (for invalidation), or nil, reporting a
+// connection that has none yet.
+func (c *Cache) current() rueidis.Client {
+	if c.conn == nil {
+		return nil
+	}
+	r := c.conn.Client()
+	if r == nil {
+		c.report(ErrNotConnected)
+	}
+	return r
+}
+
+// Ping checks that Redis answers (for health reports).
+func (c *Cache) Ping(ctx context.Context) error {
+	if c.conn == nil {
+		return errors.New("routing cache: no redis configured")
+	}
+	r := c.conn.Client()
+	if r == nil {
+		return ErrNotConnected
+	}
+	return r.Do(ctx, r.B().Ping().Build()).Error()
 }
 
 // redisCtx bounds one Redis call.
@@ -102,10 +157,42 @@ func (c *Cache) ResolveResource(ctx context.Context, p types.Provider, resourceI
 	})
 }
 
+// RefreshInstallation is ResolveInstallation from Postgres alone, for a cached route the database
+// contradicted (it named an installation the database does not have: a second database behind the same
+// Redis, a restore). The cache entry is corrected: rewritten with the database's answer, or dropped when
+// there is no route.
+func (c *Cache) RefreshInstallation(ctx context.Context, p types.Provider, externalID string) (string, error) {
+	return c.refresh(ctx, c.keys.Installation(p, externalID), func(q *dbq.Queries) (string, error) {
+		return q.ResolveInstallationByExternalID(ctx, dbq.ResolveInstallationByExternalIDParams{Provider: p, ExternalID: externalID})
+	})
+}
+
+// RefreshResource is RefreshInstallation for a route by resource id.
+func (c *Cache) RefreshResource(ctx context.Context, p types.Provider, resourceID string) (string, error) {
+	return c.refresh(ctx, c.keys.Resource(p, resourceID), func(q *dbq.Queries) (string, error) {
+		return q.ResolveResource(ctx, dbq.ResolveResourceParams{Provider: p, ProviderResourceID: resourceID})
+	})
+}
+
+func (c *Cache) refresh(ctx context.Context, key string, fromDB func(*dbq.Queries) (string, error)) (string, error) {
+	id, err := fromDB(dbq.New(c.pool))
+	if err != nil && !db.IsNotFound(err) {
+		return "", fmt.Errorf("resolve route: %w", err)
+	}
+	// The wrong entry goes first, whatever the back-off says (like every invalidation); the right one is
+	// then cached like any route found in the database.
+	c.del(ctx, key)
+	if err != nil {
+		return "", nil // no route
+	}
+	c.set(ctx, key, id)
+	return id, nil
+}
+
 func (c *Cache) resolve(ctx context.Context, key string, fromDB func(*dbq.Queries) (string, error)) (string, Source, error) {
-	if c.redisUp() {
+	if r := c.client(); r != nil {
 		rctx, cancel := c.redisCtx(ctx)
-		id, err := c.redis.Do(rctx, c.redis.B().Get().Key(key).Build()).ToString()
+		id, err := r.Do(rctx, r.B().Get().Key(key).Build()).ToString()
 		cancel()
 		switch {
 		case err == nil && id != "":
@@ -158,8 +245,12 @@ type RebuildCounts struct {
 // Rebuild writes every active route from Postgres into Redis (after a Redis restart or flush).
 func (c *Cache) Rebuild(ctx context.Context) (RebuildCounts, error) {
 	var counts RebuildCounts
-	if c.redis == nil {
+	if c.conn == nil {
 		return counts, errors.New("rebuild routes: no redis configured")
+	}
+	r := c.conn.Client()
+	if r == nil {
+		return counts, fmt.Errorf("rebuild routes: %w", ErrNotConnected)
 	}
 	rows, err := c.pool.Query(ctx, `
 		SELECT i.provider, 'inst', i.external_id, i.id FROM lightfast_gw_installations i WHERE i.status = 'active'
@@ -184,12 +275,12 @@ func (c *Cache) Rebuild(ctx context.Context) (RebuildCounts, error) {
 		} else {
 			counts.Resources++
 		}
-		cmds = append(cmds, c.redis.B().Set().Key(key).Value(installationID).Ex(TTL).Build())
+		cmds = append(cmds, r.B().Set().Key(key).Value(installationID).Ex(TTL).Build())
 	}
 	if err := rows.Err(); err != nil {
 		return counts, fmt.Errorf("rebuild routes: %w", err)
 	}
-	for _, res := range c.redis.DoMulti(ctx, cmds...) {
+	for _, res := range r.DoMulti(ctx, cmds...) {
 		if err := res.Error(); err != nil {
 			return counts, fmt.Errorf("rebuild routes: redis: %w", err)
 		}
@@ -198,12 +289,13 @@ func (c *Cache) Rebuild(ctx context.Context) (RebuildCounts, error) {
 }
 
 func (c *Cache) set(ctx context.Context, key, value string) {
-	if !c.redisUp() {
+	r := c.client()
+	if r == nil {
 		return
 	}
 	rctx, cancel := c.redisCtx(ctx)
 	defer cancel()
-	if err := c.redis.Do(rctx, c.redis.B().Set().Key(key).Value(value).Ex(TTL).Build()).Error(); err != nil {
+	if err := r.Do(rctx, r.B().Set().Key(key).Value(value).Ex(TTL).Build()).Error(); err != nil {
 		c.report(err)
 	}
 }
@@ -211,12 +303,16 @@ func (c *Cache) set(ctx context.Context, key, value string) {
 func (c *Cache) del(ctx context.Context, keys ...string) {
 	// Invalidation is attempted even while Redis is thought to be down: a stale route must not survive
 	// by accident. The TTL bounds what a failed delete leaves behind.
-	if c.redis == nil || len(keys) == 0 {
+	if len(keys) == 0 {
+		return
+	}
+	r := c.current()
+	if r == nil {
 		return
 	}
 	rctx, cancel := c.redisCtx(ctx)
 	defer cancel()
-	if err := c.redis.Do(rctx, c.redis.B().Del().Key(keys...).Build()).Error(); err != nil {
+	if err := r.Do(rctx, r.B().Del().Key(keys...).Build()).Error(); err != nil {
 		c.report(err)
 	}
 }

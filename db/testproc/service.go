@@ -2,6 +2,10 @@ package testproc
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,4 +74,74 @@ func waitExit(t testing.TB, p *Process) int {
 		t.Fatalf("%v:\n%s", err, p.Output())
 	}
 	return code
+}
+
+// ProxiedDatabaseURL returns databaseURL with its host replaced by a proxy to it, and the proxy (Cut
+// makes Postgres unreachable for whoever uses the URL).
+func ProxiedDatabaseURL(t testing.TB, databaseURL string) (string, *Proxy) {
+	t.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	p := StartProxy(t, u.Host)
+	u.Host = p.Addr()
+	return u.String(), p
+}
+
+// RequireReadyzNamesOnlyPostgres cuts the running service's Postgres (pg, a proxy in front of
+// databaseURL's server) and requires /readyz to answer 503 with exactly
+// {"status":"unavailable","failed":["postgres"]}: none of the driver error's text (user, database name,
+// addresses), which goes to the log instead. Then Postgres returns and /readyz answers 200 again.
+func RequireReadyzNamesOnlyPostgres(t *testing.T, p *Process, readyURL string, pg *Proxy, databaseURL string) {
+	t.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	pg.Cut()
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func() (int, string) {
+		resp, err := client.Get(readyURL)
+		if err != nil {
+			t.Fatalf("readyz: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	var status int
+	var body string
+	deadline := time.Now().Add(20 * time.Second)
+	for status, body = get(); status == http.StatusOK && time.Now().Before(deadline); status, body = get() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if status != http.StatusServiceUnavailable || strings.TrimSpace(body) != `{"status":"unavailable","failed":["postgres"]}` {
+		t.Fatalf("readyz with Postgres cut off answered %d %s", status, body)
+	}
+	_, pgPort, _ := net.SplitHostPort(u.Host)
+	_, proxyPort, _ := net.SplitHostPort(pg.Addr())
+	for _, leak := range []string{"postgres://", strings.TrimPrefix(u.Path, "/"), "127.0.0.1", pgPort, proxyPort, "dial", "connect"} {
+		if leak != "" && strings.Contains(body, leak) {
+			t.Fatalf("readyz body leaks %q: %s", leak, body)
+		}
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for !strings.Contains(p.Output(), `"msg":"not ready"`) || !strings.Contains(p.Output(), `"postgres":"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed check's details are not in the log:\n%s", p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pg.Open()
+	deadline = time.Now().Add(20 * time.Second)
+	for status, body = get(); status != http.StatusOK; status, body = get() {
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz after Postgres returned: %d %s", status, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if strings.TrimSpace(body) != `{"status":"ready"}` {
+		t.Fatalf("readyz when ready: %s", body)
+	}
 }

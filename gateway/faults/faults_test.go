@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,7 +143,7 @@ func TestRedisDownDuringBurst(t *testing.T) {
 	done := make(chan []answer, 1)
 	go func() { done <- s.burst(ctx, 2*tenants, n, 16, false, &acked) }()
 	waitFor(t, time.Minute, func() bool { return acked.Load() >= n/4 }, func() string { return "the burst made no progress" })
-	s.redis.stop()
+	s.redis.Stop()
 	down := time.Now()
 	answers := <-done
 	require.Equal(t, map[string]int{"202": n}, statuses(answers), "ingest answered 2xx through the outage")
@@ -158,7 +159,7 @@ func TestRedisDownDuringBurst(t *testing.T) {
 	require.Positive(t, redisErrors, "the gateway did try the dead Redis")
 
 	// Redis returns, empty. The rebuild refills it from Postgres.
-	s.redis.start()
+	s.redis.Start()
 	waitFor(t, 10*time.Second, func() bool { return status(s.gatewayURL()+"/readyz") == http.StatusOK }, func() string { return "gateway not ready after Redis returned" })
 	var rebuilt map[string]any
 	require.Equal(t, http.StatusOK, s.adminPost("/admin/cache/rebuild", "", &rebuilt))
@@ -192,7 +193,7 @@ func TestPostgresDownAndBack(t *testing.T) {
 	require.Equal(t, map[string]int{"202": 200}, statuses(before))
 	s.waitProcessed(200, time.Minute)
 
-	s.pg.cut()
+	s.pg.Cut()
 	outage := time.Now()
 	var during []answer
 	for seq := 200; time.Since(outage) < 3*time.Second; seq += 4 {
@@ -207,7 +208,7 @@ func TestPostgresDownAndBack(t *testing.T) {
 	require.NotEqual(t, http.StatusOK, status(s.gatewayURL()+"/readyz"))
 	require.NotEqual(t, http.StatusOK, status(s.consoleURL()+"/readyz"))
 
-	s.pg.open()
+	s.pg.Open()
 	back := time.Now()
 	// The gateway takes a delivery again; the console turns it into its observation.
 	next := 200 + len(during) + 1000
@@ -317,6 +318,75 @@ func TestPoisonDeliveryGoesToDLQThenReplaysOnce(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, 1, s.count(`SELECT count(*) FROM river_job WHERE args->>'deliveryId' = $1`, poison.id), "no second job")
 	s.requireExactlyOnce(501)
+}
+
+// TestStrandedDeliveryIsSweptToDLQ: a delivery's last attempt dies with its worker (the console is
+// SIGKILLed while the job, on its last attempt, waits in its transaction). River rescues the job and,
+// its attempts spent, discards it; nobody writes the delivery's status, so it is still `received`. The
+// gateway's delivery.sweep (at start, and every 5 minutes) dead-letters it with the reason, and an admin
+// replay then processes it exactly once.
+func TestStrandedDeliveryIsSweptToDLQ(t *testing.T) {
+	const maxAttempts = 8 // jobs.WebhookProcess's MaxAttempts
+	s := newStack(t, stackOptions{tenants: 1})
+	s.startGateway()
+	ctx := context.Background()
+	// The delivery's observation insert waits a few seconds: its worker is surely mid-attempt when killed.
+	_, err := s.pool.Exec(ctx, `
+		CREATE FUNCTION faults_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_sleep(3); RETURN NEW; END $$;
+		CREATE TRIGGER faults_hold BEFORE INSERT ON lightfast_workspace_observations
+		FOR EACH ROW WHEN (NEW.body LIKE '%hold-me%') EXECUTE FUNCTION faults_hold();`)
+	require.NoError(t, err)
+
+	d := s.deliverBody(newClient(1), 0, pushBodyWithMessage(s.tenants[0], 0, "hold-me"))
+	require.Equal(t, http.StatusAccepted, d.status)
+	var job int64
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT id FROM river_job WHERE args->>'deliveryId' = $1`, d.id).Scan(&job))
+	// Its earlier attempts failed (as the poison test shows they are counted): the next one is its last.
+	_, err = s.pool.Exec(ctx, `UPDATE river_job SET attempt = $2 WHERE id = $1`, job, maxAttempts-1)
+	require.NoError(t, err)
+
+	console := s.startConsole()
+	waitFor(t, 20*time.Second, func() bool {
+		return s.count(`SELECT count(*) FROM river_job WHERE id = $1 AND state = 'running' AND attempt = $2`, job, maxAttempts) == 1
+	}, func() string { return fmt.Sprintf("the last attempt did not start: jobs %v", s.jobStates()) })
+	kill(t, console)
+
+	// River's rescuer (the gateway's client leads now) finds the job stuck and, its attempts spent,
+	// discards it. The delivery is left received: stranded.
+	var state string
+	waitFor(t, 90*time.Second, func() bool {
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT state::text FROM river_job WHERE id = $1`, job).Scan(&state))
+		return state == "discarded"
+	}, func() string { return "the stuck job is " + state })
+	require.Equal(t, 1, s.runCount("received"), "stranded")
+
+	// The grace period (JOB_RESCUE_AFTER + 5 min) passes; a gateway start runs the sweep at once.
+	_, err = s.pool.Exec(ctx, `UPDATE lightfast_gw_webhook_deliveries SET received_at = received_at - interval '1 hour' WHERE id = $1`, d.id)
+	require.NoError(t, err)
+	require.NoError(t, s.gateway.Signal(syscall.SIGTERM))
+	waitCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	_, err = s.gateway.Wait(waitCtx)
+	cancel()
+	require.NoError(t, err)
+	s.startGateway()
+	var lastError string
+	waitFor(t, 30*time.Second, func() bool { return s.runCount("dlq") == 1 }, func() string {
+		return fmt.Sprintf("not dead-lettered: statuses %v", s.deliveryStatuses())
+	})
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT last_error FROM lightfast_gw_webhook_deliveries WHERE id = $1`, d.id).Scan(&lastError))
+	require.Contains(t, lastError, "stranded: its job ended discarded")
+	require.Equal(t, float64(1), s.metric("gateway_deliveries_stranded_total"))
+
+	// The cause is fixed; the operator replays it: processed once.
+	_, err = s.pool.Exec(ctx, `DROP TRIGGER faults_hold ON lightfast_workspace_observations`)
+	require.NoError(t, err)
+	s.startConsole()
+	var res struct{ Replayed, Skipped, Failed int }
+	require.Equal(t, http.StatusOK, s.adminPost("/admin/dlq/replay", `{"deliveryIds":["`+d.id+`"]}`, &res))
+	require.Equal(t, 1, res.Replayed, "%+v", res)
+	s.waitProcessed(1, 30*time.Second)
+	s.requireExactlyOnce(1)
 }
 
 // kill SIGKILLs p and waits for it to be gone.

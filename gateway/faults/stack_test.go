@@ -21,11 +21,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -73,11 +71,11 @@ type stackOptions struct {
 // stack is the system under test.
 type stack struct {
 	t       testing.TB
-	dbURL   string        // direct, for the test's own reads
-	pool    *pgxpool.Pool // direct
-	svcDB   string        // what the services use: direct or through pg
-	pg      *tcpProxy     // nil unless proxyPostgres
-	redis   *redisServer
+	dbURL   string          // direct, for the test's own reads
+	pool    *pgxpool.Pool   // direct
+	svcDB   string          // what the services use: direct or through pg
+	pg      *testproc.Proxy // nil unless proxyPostgres
+	redis   *testproc.RedisServer
 	tenants []tenant
 	runID   string
 
@@ -106,11 +104,11 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	if o.proxyPostgres {
 		u, err := url.Parse(s.dbURL)
 		require.NoError(t, err)
-		s.pg = startProxy(t, u.Host)
-		u.Host = s.pg.addr
+		s.pg = testproc.StartProxy(t, u.Host)
+		u.Host = s.pg.Addr()
 		s.svcDB = u.String()
 	}
-	s.redis = startRedis(t)
+	s.redis = testproc.StartRedis(t)
 	for range o.tenants {
 		s.tenants = append(s.tenants, s.seedTenant())
 	}
@@ -155,7 +153,7 @@ func (s *stack) consoleURL() string { return "http://" + s.consoleAddr }
 
 func (s *stack) sharedEnv() map[string]string {
 	return map[string]string{
-		"APP_ENV": "test", "DATABASE_URL": s.svcDB, "REDIS_URL": s.redis.url(), "ENCRYPTION_KEYS": encryptionKeys,
+		"APP_ENV": "test", "DATABASE_URL": s.svcDB, "REDIS_URL": s.redis.URL(), "ENCRYPTION_KEYS": encryptionKeys,
 		"LOG_LEVEL": s.logLevel, "LOG_FORMAT": "json", "JOB_RESCUE_AFTER": rescueAfter,
 	}
 }
@@ -426,170 +424,4 @@ func randomHex(t testing.TB, n int) string {
 	_, err := rand.Read(b)
 	require.NoError(t, err)
 	return hex.EncodeToString(b)
-}
-
-// --- a private Redis ---
-
-// redisServer is a redis-server of this test's own on a free loopback port, so killing it touches
-// nobody else's Redis.
-type redisServer struct {
-	t    testing.TB
-	port string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func startRedis(t testing.TB) *redisServer {
-	t.Helper()
-	_, port, err := net.SplitHostPort(testproc.FreeAddr(t))
-	require.NoError(t, err)
-	r := &redisServer{t: t, port: port}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-func (r *redisServer) url() string { return "redis://127.0.0.1:" + r.port + "/0" }
-
-// start runs redis-server (no persistence: a restart comes back empty, as a crashed cache would).
-func (r *redisServer) start() {
-	r.t.Helper()
-	cmd := exec.Command("redis-server", "--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	require.NoError(r.t, cmd.Start(), "redis-server must be installed")
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	r.mu.Lock()
-	r.cmd, r.done = cmd, done
-	r.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+r.port, 200*time.Millisecond)
-		if err == nil {
-			_, _ = c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 7)
-			_ = c.SetReadDeadline(time.Now().Add(time.Second))
-			n, _ := io.ReadFull(c, buf)
-			c.Close()
-			if n == 7 && string(buf) == "+PONG\r\n" {
-				return
-			}
-		}
-		require.True(r.t, time.Now().Before(deadline), "redis-server did not start on %s", r.port)
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// stop SIGKILLs the server (a crash, not a shutdown) and waits for it to be gone.
-func (r *redisServer) stop() {
-	r.mu.Lock()
-	cmd, done := r.cmd, r.done
-	r.cmd = nil
-	r.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
-}
-
-// --- a cuttable Postgres ---
-
-// tcpProxy forwards a loopback port to Postgres. cut closes its listener and every connection through
-// it — to the services, Postgres is gone — and open listens on the same port again.
-type tcpProxy struct {
-	t      testing.TB
-	addr   string
-	target string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
-
-func startProxy(t testing.TB, target string) *tcpProxy {
-	t.Helper()
-	p := &tcpProxy{t: t, addr: testproc.FreeAddr(t), target: target, conns: map[net.Conn]struct{}{}}
-	p.open()
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *tcpProxy) open() {
-	p.t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 { // the port was ours a moment ago; retry briefly if the kernel is slow to free it
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	require.NoError(p.t, err)
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go p.accept(ln)
-}
-
-func (p *tcpProxy) accept(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		if !p.track(c, up) {
-			return
-		}
-		go p.pipe(c, up)
-		go p.pipe(up, c)
-	}
-}
-
-// track remembers a pair of connections, unless the proxy was cut meanwhile.
-func (p *tcpProxy) track(conns ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln == nil {
-		for _, c := range conns {
-			c.Close()
-		}
-		return false
-	}
-	for _, c := range conns {
-		p.conns[c] = struct{}{}
-	}
-	return true
-}
-
-func (p *tcpProxy) pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
-}
-
-// cut makes Postgres unreachable: no listener, every open connection reset.
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0) // RST, as a crashed server's host would answer
-		}
-		c.Close()
-		delete(p.conns, c)
-	}
 }

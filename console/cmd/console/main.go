@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"go.uber.org/zap"
@@ -75,13 +76,25 @@ func serve(ctx context.Context) error {
 		return err // main prints it: one line saying the schema is behind
 	}
 
-	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal())
+	// Redis is a cache: unreachable at start, the console still starts and serves (routing writes are
+	// skipped, the gateway finds routes in Postgres) and takes Redis into use once it answers.
+	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal(), log)
 	if err != nil {
 		return err
 	}
 	defer redis.Close()
 
 	reg := platform.NewRegistry()
+	routes := routing.NewOn(redis, pool, "")
+	cacheErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "console_routing_cache_errors_total",
+		Help: "Redis errors while writing or dropping routes (each was skipped; the gateway falls back to Postgres).",
+	})
+	reg.MustRegister(cacheErrors)
+	routes.OnError = func(err error) {
+		cacheErrors.Inc()
+		log.Warn("routing cache unavailable; skipped", zap.Error(err))
+	}
 	providers := providerapi.New(providerapi.Config{
 		GitHubAPIURL: cfg.GitHubAPIURL, VercelAPIURL: cfg.VercelAPIURL, LinearAPIURL: cfg.LinearAPIURL, SentryURL: cfg.SentryURL,
 	})
@@ -130,9 +143,10 @@ func serve(ctx context.Context) error {
 	}()
 
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
-	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
+	// Readiness is Postgres and the schema only: Redis is a cache.
+	platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
 	apiDeps := api.Deps{
-		Pool: pool, Routes: routing.New(redis, pool, ""), Keyring: cfg.Keyring, Providers: providers, River: riverClient,
+		Pool: pool, Routes: routes, Keyring: cfg.Keyring, Providers: providers, River: riverClient,
 		GatewayPublicURL: cfg.GatewayPublicURL, Log: log,
 		Verifier: auth.NewVerifier(auth.Config{
 			JWKSURL: cfg.AuthJWKSURL, Issuer: cfg.AuthIssuer, DevSecret: cfg.AuthDevSecret.Reveal(), Production: cfg.Production(),

@@ -65,3 +65,10 @@ func BenchmarkExecToReady(b *testing.B) {
 	env := baseEnv(b)
 	testproc.BenchmarkExecToReady(b, testproc.Build(b, "."), env, readyURL(env))
 }
+
+// BenchmarkExecToReadyRedisDown is BenchmarkExecToReady with nothing listening at REDIS_URL.
+func BenchmarkExecToReadyRedisDown(b *testing.B) {
+	env := baseEnv(b)
+	env["REDIS_URL"] = testproc.NewRedis(b).URL()
+	testproc.BenchmarkExecToReady(b, testproc.Build(b, "."), env, readyURL(env))
+}

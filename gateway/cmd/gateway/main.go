@@ -28,6 +28,7 @@ import (
 	"github.com/lightfastai/connections/gateway/internal/lifecycle"
 	"github.com/lightfastai/connections/gateway/internal/providers"
 	"github.com/lightfastai/connections/gateway/internal/retention"
+	"github.com/lightfastai/connections/gateway/internal/stranded"
 	"github.com/lightfastai/connections/gateway/internal/vault"
 	"github.com/lightfastai/connections/gateway/internal/webhook"
 )
@@ -75,13 +76,15 @@ func run(ctx context.Context, args []string) error {
 		return err // main prints it: one line saying the schema is behind
 	}
 
-	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal())
+	// Redis is a cache: unreachable at start, the gateway still starts, routes through Postgres and
+	// takes Redis into use once it answers.
+	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal(), log)
 	if err != nil {
 		return err
 	}
 	defer redis.Close()
 
-	routes := routing.New(redis, pool, "")
+	routes := routing.NewOn(redis, pool, "")
 	routes.OnError = func(err error) { log.Warn("routing cache unavailable; using the database", zap.Error(err)) }
 	apiKey := apikey.New(cfg.APIKeys).Middleware("X-API-Key")
 	clients := connect.NewClients(cfg, providers.NewHTTPClient())
@@ -92,6 +95,7 @@ func run(ctx context.Context, args []string) error {
 		Revoked:       tokenVault.Forget,
 	}, pool, cfg.Keyring, routes, clients.Flows(cfg.PublicURL), log)
 
+	reg := platform.NewRegistry()
 	// River workers and periodic jobs on queue gateway: each feature registers its own, one line each.
 	workers := river.NewWorkers()
 	var periodic []*river.PeriodicJob
@@ -102,6 +106,8 @@ func run(ctx context.Context, args []string) error {
 	lifecycle.Register(workers, pool, routes, log)
 	retention.Register(workers, pool, retention.Policy{PayloadRetention: cfg.DeliveryPayloadRetention, RowRetention: cfg.DeliveryRetention}, log)
 	periodic = append(periodic, retention.PeriodicJobs()...)
+	stranded.Register(workers, pool, cfg.JobRescueAfter+stranded.GraceAfterRescue, reg, log)
+	periodic = append(periodic, stranded.PeriodicJobs()...)
 	// The console's kinds too, never worked here: so that, as River leader, this client rescues the
 	// console's stuck jobs instead of discarding them.
 	if err := jobs.AddConsoleKinds(workers); err != nil {
@@ -137,14 +143,15 @@ func run(ctx context.Context, args []string) error {
 		}
 	}()
 
-	reg := platform.NewRegistry()
 	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
-	platform.MountHealth(e, reg, platform.PostgresCheck(pool), platform.RedisCheck(redis), platform.SchemaCheck(pool))
+	// Readiness is Postgres and the schema only: without Redis the gateway serves (GET /admin/health
+	// reports it).
+	platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
 	connector.Mount(e, apiKey)
 	hooks := webhook.Start(cfg, webhook.Deps{Pool: pool, Routes: routes, Jobs: riverClient, Keyring: cfg.Keyring, Registry: reg, Log: log})
 	defer func() { _ = hooks.Stop(context.WithoutCancel(ctx)) }() // after the server drained: commit what is queued
 	hooks.Mount(e)
-	admin.New(pool, redis, routes, riverClient, reg, log).Mount(e, apikey.New(cfg.AdminKeys).Middleware("X-Admin-Key"))
+	admin.New(pool, routes, riverClient, reg, log).Mount(e, apikey.New(cfg.AdminKeys).Middleware("X-Admin-Key"))
 	tokenVault.Mount(e, apiKey)
 
 	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)

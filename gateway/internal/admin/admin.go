@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/rueidis"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"go.uber.org/zap"
@@ -40,15 +39,15 @@ type Jobs interface {
 // API serves /admin/*.
 type API struct {
 	pool   *pgxpool.Pool
-	redis  rueidis.Client
 	routes *routing.Cache
 	jobs   Jobs
 	log    *zap.Logger
 }
 
-// New returns the admin API and registers the queue-depth gauge on reg (when not nil).
-func New(pool *pgxpool.Pool, redis rueidis.Client, routes *routing.Cache, jobs Jobs, reg prometheus.Registerer, log *zap.Logger) *API {
-	a := &API{pool: pool, redis: redis, routes: routes, jobs: jobs, log: log}
+// New returns the admin API and registers the queue-depth gauge on reg (when not nil). Redis is reached
+// through routes, whose connection may not have a client yet.
+func New(pool *pgxpool.Pool, routes *routing.Cache, jobs Jobs, reg prometheus.Registerer, log *zap.Logger) *API {
+	a := &API{pool: pool, routes: routes, jobs: jobs, log: log}
 	if reg != nil {
 		reg.MustRegister(&queueDepthCollector{pool: pool})
 	}
@@ -100,10 +99,11 @@ func (a *API) health(c echo.Context) error {
 		checks["postgres"] = "unavailable"
 		status, code = "unavailable", http.StatusServiceUnavailable
 	}
-	if a.redis == nil {
-		checks["redis"] = "not configured"
-	} else if err := a.redis.Do(ctx, a.redis.B().Ping().Build()).Error(); err != nil {
+	if err := a.routes.Ping(ctx); err != nil {
 		checks["redis"] = "unavailable"
+		if errors.Is(err, routing.ErrNotConnected) {
+			checks["redis"] = "not connected since start"
+		}
 		if code == http.StatusOK {
 			status = "degraded"
 		}

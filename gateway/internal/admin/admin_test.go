@@ -26,6 +26,7 @@ import (
 	"github.com/lightfastai/connections/db/platform"
 	"github.com/lightfastai/connections/db/routing"
 	"github.com/lightfastai/connections/db/secrets"
+	"github.com/lightfastai/connections/db/testproc"
 	"github.com/lightfastai/connections/db/types"
 	"github.com/lightfastai/connections/gateway/internal/admin"
 	"github.com/lightfastai/connections/gateway/internal/apikey"
@@ -48,7 +49,7 @@ func setup(t *testing.T) *bundle {
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
 	require.NoError(t, err)
 	e := platform.NewEcho(zap.NewNop(), nil)
-	admin.New(pool, redis, routes, client, prometheus.NewRegistry(), zap.NewNop()).
+	admin.New(pool, routes, client, prometheus.NewRegistry(), zap.NewNop()).
 		Mount(e, apikey.New([]secrets.Secret{key}).Middleware("X-Admin-Key"))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
@@ -83,7 +84,7 @@ func (b *bundle) delivery(t *testing.T, p types.Provider, status string, at time
 	id := ids.New()
 	_, err := dbq.New(b.pool).InsertDeliveries(ctx, dbq.InsertDeliveriesParams{
 		Ids: []string{id}, Providers: []string{string(p)}, DeliveryIds: []string{id}, EventTypes: []string{"push"},
-		InstallationIds: []string{"inst"}, ResourceIds: []string{""}, Statuses: []string{status},
+		InstallationIds: []string{""}, ResourceIds: []string{""}, Statuses: []string{status},
 		Payloads: [][]byte{[]byte(`{"n":1}`)}, Headers: []string{`{"x-github-event":"push"}`},
 	})
 	require.NoError(t, err)
@@ -159,6 +160,32 @@ func TestHealthAndRebuild(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, inst.ID, id)
 	require.Equal(t, routing.FromCache, src)
+}
+
+// With no Redis reached since start, health is degraded (200) and says so, and a rebuild is 503
+// unavailable: no crash, no detail of the error in the body.
+func TestHealthAndRebuildWithoutRedis(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	conn, err := platform.OpenRedis(context.Background(), testproc.NewRedis(t).URL(), zap.NewNop()) // nothing listening
+	require.NoError(t, err)
+	t.Cleanup(conn.Close)
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{SkipUnknownJobCheck: true})
+	require.NoError(t, err)
+	e := platform.NewEcho(zap.NewNop(), nil)
+	admin.New(pool, routing.NewOn(conn, pool, ""), client, prometheus.NewRegistry(), zap.NewNop()).
+		Mount(e, apikey.New([]secrets.Secret{key}).Middleware("X-Admin-Key"))
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	b := &bundle{url: srv.URL, pool: pool}
+
+	status, body := b.call(t, http.MethodGet, "/admin/health", nil)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "degraded", body["status"])
+	require.Equal(t, map[string]any{"postgres": "ok", "redis": "not connected since start"}, body["checks"])
+	status, body = b.call(t, http.MethodPost, "/admin/cache/rebuild", nil)
+	require.Equal(t, http.StatusServiceUnavailable, status)
+	require.Equal(t, map[string]any{"code": "unavailable", "message": "the database or cache did not answer"}, body["error"])
 }
 
 func TestDeliveriesKeysetPagination(t *testing.T) {

@@ -72,10 +72,11 @@ func (b *bundle) deliver(t *testing.T, p types.Provider, eventType, installation
 	t.Helper()
 	ctx := context.Background()
 	id := ids.New()
-	_, err := b.q.InsertDeliveries(ctx, dbq.InsertDeliveriesParams{
-		Ids: []string{id}, Providers: []string{string(p)}, DeliveryIds: []string{ids.New()}, EventTypes: []string{eventType},
-		InstallationIds: []string{installationID}, ResourceIds: []string{""}, Statuses: []string{"received"},
-		Payloads: [][]byte{payload}, Headers: []string{"{}"},
+	// One row as the gateway recorded it; the installation it names may have gone since (InsertDelivery
+	// does not check, unlike the ingest's InsertDeliveries).
+	_, err := b.q.InsertDelivery(ctx, dbq.InsertDeliveryParams{
+		ID: id, Provider: p, DeliveryID: ids.New(), EventType: eventType,
+		InstallationID: &installationID, Status: "received", Payload: payload,
 	})
 	require.NoError(t, err)
 	job := &river.Job[jobs.WebhookLifecycle]{JobRow: &rivertype.JobRow{Attempt: attempt, MaxAttempts: 8}, Args: jobs.WebhookLifecycle{DeliveryID: id}}

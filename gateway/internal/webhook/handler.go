@@ -177,19 +177,25 @@ func (h *Handler) receive(c echo.Context) error {
 	}
 	d := recorder.Delivery{
 		ID: ids.New(), Provider: provider, DeliveryID: ev.DeliveryID, EventType: ev.EventType,
-		InstallationID: installationID, ResourceID: ev.ResourceID, Status: recorder.StatusReceived,
-		Payload: body, Headers: ev.Headers,
+		ResourceID: ev.ResourceID, Payload: body, Headers: ev.Headers,
 	}
-	switch {
-	case installationID == "":
-		d.Status = recorder.StatusUnrouted
-	case ev.Lifecycle:
-		d.Job = jobs.WebhookLifecycle{DeliveryID: d.ID}
-	default:
-		d.Job = jobs.WebhookProcess{DeliveryID: d.ID}
-	}
+	routeTo(&d, installationID, ev.Lifecycle)
 
 	outcome, err := h.rec.Record(ctx, d)
+	if err == nil && outcome == recorder.UnknownInstallation {
+		// The cache named an installation the database does not have (a second database behind the same
+		// Redis, a restore): nothing was written. Route again from the database, correcting the cache.
+		h.metrics.unknownInstallation(name)
+		h.log.Warn("routing cache named an unknown installation; routed again from the database",
+			zap.String("provider", name), zap.String("installation_id", installationID))
+		if installationID, err = h.reroute(ctx, provider, ev); err != nil {
+			return h.unavailable(name, err)
+		}
+		routeTo(&d, installationID, ev.Lifecycle)
+		if outcome, err = h.rec.Record(ctx, d); err == nil && outcome == recorder.UnknownInstallation {
+			err = errors.New("installation removed while the delivery was recorded")
+		}
+	}
 	if err != nil {
 		return h.unavailable(name, err)
 	}
@@ -221,17 +227,12 @@ func (h *Handler) route(ctx context.Context, p types.Provider, ev verify.Event) 
 		return inst.ID, nil
 	}
 	var (
-		key string
 		id  string
 		src routing.Source
 		err error
 	)
-	switch {
-	case ev.InstallationExternalID != "":
-		key = string(p) + ":inst:" + ev.InstallationExternalID
-	case ev.ResourceID != "":
-		key = string(p) + ":res:" + ev.ResourceID
-	default:
+	key := localKey(p, ev)
+	if key == "" {
 		return "", nil
 	}
 	now := time.Now()
@@ -250,6 +251,56 @@ func (h *Handler) route(ctx context.Context, p types.Provider, ev verify.Event) 
 	h.metrics.lookup(src)
 	h.local.put(key, id, now)
 	return id, nil
+}
+
+// localKey is the in-process cache key of a delivery's route ("" when the event names nothing to route
+// by).
+func localKey(p types.Provider, ev verify.Event) string {
+	switch {
+	case ev.InstallationExternalID != "":
+		return string(p) + ":inst:" + ev.InstallationExternalID
+	case ev.ResourceID != "":
+		return string(p) + ":res:" + ev.ResourceID
+	}
+	return ""
+}
+
+// reroute is route for a delivery whose route named an unknown installation: from the database alone,
+// dropping the in-process entry and correcting the Redis one.
+func (h *Handler) reroute(ctx context.Context, p types.Provider, ev verify.Event) (string, error) {
+	if ev.Lifecycle && ev.InstallationExternalID != "" {
+		return h.route(ctx, p, ev) // never cached
+	}
+	key := localKey(p, ev)
+	h.local.drop(key)
+	var (
+		id  string
+		err error
+	)
+	switch {
+	case ev.InstallationExternalID != "":
+		id, err = h.routes.RefreshInstallation(ctx, p, ev.InstallationExternalID)
+	case ev.ResourceID != "":
+		id, err = h.routes.RefreshResource(ctx, p, ev.ResourceID)
+	}
+	if err != nil {
+		return "", err
+	}
+	h.local.put(key, id, time.Now())
+	return id, nil
+}
+
+// routeTo points d at an installation (or none: unrouted) and gives it the job that goes with it.
+func routeTo(d *recorder.Delivery, installationID string, lifecycle bool) {
+	d.InstallationID, d.Status, d.Job = installationID, recorder.StatusReceived, nil
+	switch {
+	case installationID == "":
+		d.Status = recorder.StatusUnrouted
+	case lifecycle:
+		d.Job = jobs.WebhookLifecycle{DeliveryID: d.ID}
+	default:
+		d.Job = jobs.WebhookProcess{DeliveryID: d.ID}
+	}
 }
 
 // linearSecrets returns the decrypted webhook secret of a Linear organization's installation.

@@ -53,3 +53,12 @@ func (l *localRoutes) put(key, installationID string, now time.Time) {
 	l.m[key] = localRoute{installationID: installationID, expires: now.Add(l.ttl).UnixNano()}
 	l.mu.Unlock()
 }
+
+func (l *localRoutes) drop(key string) {
+	if l.ttl <= 0 {
+		return
+	}
+	l.mu.Lock()
+	delete(l.m, key)
+	l.mu.Unlock()
+}

@@ -14,6 +14,7 @@ type Metrics struct {
 	verifyFailed  *prometheus.CounterVec
 	cacheLookups  *prometheus.CounterVec
 	cacheErrors   prometheus.Counter
+	unknownInst   *prometheus.CounterVec
 	batchSize     prometheus.Histogram
 	batchDuration *prometheus.HistogramVec
 }
@@ -37,6 +38,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "gateway_routing_cache_errors_total",
 			Help: "Redis errors during routing (each was treated as a miss).",
 		}),
+		unknownInst: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_routing_unknown_installations_total",
+			Help: "Deliveries whose route named an installation the database does not have; each was routed again from the database.",
+		}, []string{"provider"}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "gateway_webhook_commit_batch_size",
 			Help:    "Deliveries committed per group-commit transaction.",
@@ -48,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.0005, .001, .002, .004, .008, .016, .032, .064, .128, .5, 2},
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.deliveries, m.verifyFailed, m.cacheLookups, m.cacheErrors, m.batchSize, m.batchDuration)
+	reg.MustRegister(m.deliveries, m.verifyFailed, m.cacheLookups, m.cacheErrors, m.unknownInst, m.batchSize, m.batchDuration)
 	return m
 }
 
@@ -58,6 +63,10 @@ func (m *Metrics) delivery(provider, outcome string) {
 
 func (m *Metrics) verificationFailure(provider, reason string) {
 	m.verifyFailed.WithLabelValues(provider, reason).Inc()
+}
+
+func (m *Metrics) unknownInstallation(provider string) {
+	m.unknownInst.WithLabelValues(provider).Inc()
 }
 
 func (m *Metrics) localHit() { m.cacheLookups.WithLabelValues("local").Inc() }

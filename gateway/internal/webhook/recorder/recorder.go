@@ -60,6 +60,9 @@ const (
 	Accepted Outcome = iota + 1
 	// Duplicate: a delivery with the same provider and delivery id was recorded before.
 	Duplicate
+	// UnknownInstallation: nothing was written because the delivery's installation id names no
+	// installation row (the routing cache was wrong); route it again from the database and record that.
+	UnknownInstallation
 )
 
 // JobInserter inserts River jobs in a caller's transaction (river.Client satisfies it).
@@ -193,6 +196,7 @@ type scratch struct {
 	first    map[string]int
 	inserted map[string]struct{}
 	jobs     []river.InsertManyParams
+	refused  []string // installation ids of routed deliveries that were not inserted
 }
 
 func newScratch(n int) *scratch {
@@ -219,6 +223,7 @@ func (s *scratch) reset(n int) {
 	clear(s.inserted)
 	clear(s.jobs)
 	s.jobs = s.jobs[:0]
+	s.refused = s.refused[:0]
 }
 
 // collect adds whatever is already queued, then, with a Linger, waits that long for more.
@@ -317,8 +322,11 @@ func (r *Recorder) commit(batch []*pending, s *scratch) ([]Outcome, error) {
 		for _, id := range ids {
 			s.inserted[id] = struct{}{}
 		}
+		if err := r.unknownInstallations(ctx, tx, batch, s); err != nil {
+			return err
+		}
 		for i, p := range batch {
-			if outcomes[i] == Duplicate {
+			if outcomes[i] == Duplicate || outcomes[i] == UnknownInstallation {
 				continue
 			}
 			if _, ok := s.inserted[p.d.ID]; !ok {
@@ -341,4 +349,28 @@ func (r *Recorder) commit(batch []*pending, s *scratch) ([]Outcome, error) {
 		return nil, fmt.Errorf("record deliveries: %w", err)
 	}
 	return outcomes, nil
+}
+
+// unknownInstallations marks UnknownInstallation the deliveries the insert refused for naming an
+// installation id without a row. Only routed deliveries that were not inserted are asked about, so a
+// batch of new deliveries (the common case) costs no query here.
+func (r *Recorder) unknownInstallations(ctx context.Context, tx pgx.Tx, batch []*pending, s *scratch) error {
+	for i, p := range batch {
+		if _, ok := s.inserted[p.d.ID]; !ok && s.outcomes[i] != Duplicate && p.d.InstallationID != "" {
+			s.refused = append(s.refused, p.d.InstallationID)
+		}
+	}
+	if len(s.refused) == 0 {
+		return nil
+	}
+	unknown, err := dbq.New(tx).ListUnknownInstallationIDs(ctx, s.refused)
+	if err != nil {
+		return fmt.Errorf("check installations: %w", db.Interpret(err))
+	}
+	for i, p := range batch {
+		if s.outcomes[i] != Duplicate && slices.Contains(unknown, p.d.InstallationID) {
+			s.outcomes[i] = UnknownInstallation
+		}
+	}
+	return nil
 }

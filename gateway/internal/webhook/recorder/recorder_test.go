@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/dbtest"
 	"github.com/lightfastai/connections/db/ids"
 	"github.com/lightfastai/connections/db/jobs"
@@ -26,10 +27,30 @@ import (
 	"github.com/lightfastai/connections/gateway/internal/webhook/recorder"
 )
 
+// testInstallation is the installation newPool creates; delivery routes to it.
+const testInstallation = "inst"
+
+// newPool returns a fresh database with the installation deliveries are routed to (the insert refuses a
+// delivery whose installation has no row).
+func newPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool := dbtest.NewPool(t)
+	seedInstallation(t, pool)
+	return pool
+}
+
+func seedInstallation(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	_, err := dbq.New(pool).UpsertInstallation(context.Background(), dbq.UpsertInstallationParams{
+		ID: testInstallation, Provider: types.GitHub, ExternalID: "1", ConnectedBy: "user_1", OrgID: "org_1",
+	})
+	require.NoError(t, err)
+}
+
 func delivery(deliveryID string, payload []byte) recorder.Delivery {
 	id := ids.New()
 	return recorder.Delivery{
-		ID: id, Provider: types.GitHub, DeliveryID: deliveryID, EventType: "push", InstallationID: "inst",
+		ID: id, Provider: types.GitHub, DeliveryID: deliveryID, EventType: "push", InstallationID: testInstallation,
 		Status: recorder.StatusReceived, Payload: payload, Headers: types.Headers{"x-github-event": "push"},
 		Job: jobs.WebhookProcess{DeliveryID: id},
 	}
@@ -37,7 +58,7 @@ func delivery(deliveryID string, payload []byte) recorder.Delivery {
 
 func TestConcurrentRecordsGroupAndDedupe(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t)
+	pool := newPool(t)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
 	var batches, largest, failed atomic.Int64
@@ -87,7 +108,7 @@ func TestConcurrentRecordsGroupAndDedupe(t *testing.T) {
 
 func TestFailedBatchFailsEveryRequestAndStopRefuses(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.NewPool(t)
+	pool := newPool(t)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
 	rec := recorder.New(pool, client, recorder.Config{Writers: 1})
@@ -113,6 +134,7 @@ func TestFailedBatchFailsEveryRequestAndStopRefuses(t *testing.T) {
 //	go test -run '^$' -bench Record -benchtime 20000x ./internal/webhook/recorder/
 func BenchmarkRecord(b *testing.B) {
 	pool := dbtest.Pool(b, dbtest.NewDatabaseURL(b))
+	seedInstallation(b, pool)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(b, err)
 	rec := recorder.New(pool, client, recorder.Config{Writers: benchEnv("BENCH_WRITERS", 4), Linger: time.Duration(benchEnv("BENCH_LINGER_US", 0)) * time.Microsecond})
@@ -147,8 +169,8 @@ func BenchmarkRecord(b *testing.B) {
 			if noJob {
 				d.Job = nil
 			}
-			if _, err := rec.Record(context.Background(), d); err != nil {
-				b.Fatal(err)
+			if out, err := rec.Record(context.Background(), d); err != nil || out != recorder.Accepted {
+				b.Fatal(out, err)
 			}
 		}
 	})
@@ -193,4 +215,63 @@ func selfCPU() int64 {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// A delivery routed to an installation id without a row (a routing-cache entry from another database)
+// is refused and written nowhere, alone: its batch neighbours are recorded. The same refused delivery
+// sent again after a correct one is still refused, not called a duplicate, so the caller re-routes it.
+func TestUnknownInstallationIsRefusedAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newPool(t)
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	rec := recorder.New(pool, client, recorder.Config{Writers: 1, Linger: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = rec.Stop(context.Background()) })
+
+	stale := delivery("stale", []byte(`{}`))
+	stale.InstallationID = "inst_from_another_database"
+	unrouted := delivery("unrouted", []byte(`{}`))
+	unrouted.InstallationID, unrouted.Status, unrouted.Job = "", recorder.StatusUnrouted, nil
+	good := delivery("good", []byte(`{}`))
+	outcomes := map[string]recorder.Outcome{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, d := range []recorder.Delivery{stale, unrouted, good} {
+		wg.Go(func() {
+			out, err := rec.Record(ctx, d)
+			require.NoError(t, err)
+			mu.Lock()
+			outcomes[d.DeliveryID] = out
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	require.Equal(t, map[string]recorder.Outcome{"stale": recorder.UnknownInstallation, "unrouted": recorder.Accepted, "good": recorder.Accepted}, outcomes)
+	var rows, jobCount, staleRows int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM lightfast_gw_webhook_deliveries),
+		(SELECT count(*) FROM river_job), (SELECT count(*) FROM lightfast_gw_webhook_deliveries WHERE delivery_id = 'stale')`).Scan(&rows, &jobCount, &staleRows))
+	require.Equal(t, 2, rows)
+	require.Equal(t, 1, jobCount, "the good one's job only")
+	require.Zero(t, staleRows)
+
+	// Routed again (as the handler does), it is recorded; the good one sent again is a duplicate.
+	stale.InstallationID = testInstallation
+	out, err := rec.Record(ctx, stale)
+	require.NoError(t, err)
+	require.Equal(t, recorder.Accepted, out)
+	out, err = rec.Record(ctx, good)
+	require.NoError(t, err)
+	require.Equal(t, recorder.Duplicate, out)
+	// A duplicate of a recorded delivery that arrives with a wrong route is refused for the route first;
+	// routed again it is the duplicate it is.
+	again := stale
+	again.ID, again.InstallationID = ids.New(), "inst_from_another_database"
+	out, err = rec.Record(ctx, again)
+	require.NoError(t, err)
+	require.Equal(t, recorder.UnknownInstallation, out)
+	again.InstallationID = testInstallation
+	out, err = rec.Record(ctx, again)
+	require.NoError(t, err)
+	require.Equal(t, recorder.Duplicate, out)
 }
