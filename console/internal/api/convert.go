@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/integrations"
 	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
@@ -171,6 +172,17 @@ func integrationMsg(i dbq.Integration) *consolev1.Integration {
 		DocumentCount:  i.DocumentCount,
 		CreatedAt:      timestamppb.New(i.CreatedAt),
 	}
+}
+
+func unreadableMsg(rows []integrations.Unreadable) []*consolev1.UnreadableIntegration {
+	out := make([]*consolev1.UnreadableIntegration, 0, len(rows))
+	for _, u := range rows {
+		out = append(out, &consolev1.UnreadableIntegration{
+			Id: u.ID, WorkspaceId: u.WorkspaceID, InstallationId: u.InstallationID, Provider: toProtoProvider[u.Provider],
+			ProviderResourceId: u.ProviderResourceID, ResourceName: u.ResourceName, Reason: u.Err.Error(),
+		})
+	}
+	return out
 }
 
 func integrationsMsg(rows []dbq.Integration) []*consolev1.Integration {

@@ -12,6 +12,7 @@ import (
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/integrations"
 	"github.com/lightfastai/connections/db/listcap"
 	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
@@ -179,11 +180,13 @@ func (s integrationService) ListSources(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q().ListIntegrationsByWorkspace(ctx, ws.ID)
+	rows, unreadable, err := integrations.ListByWorkspace(ctx, s.q(), ws.ID)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&consolev1.ListSourcesResponse{Integrations: integrationsMsg(rows)}), nil
+	return connect.NewResponse(&consolev1.ListSourcesResponse{
+		Integrations: integrationsMsg(rows), Unreadable: s.unreadable(unreadable),
+	}), nil
 }
 
 func (s integrationService) BulkLinkGitHubRepositories(ctx context.Context, req *connect.Request[consolev1.BulkLinkGitHubRepositoriesRequest]) (*connect.Response[consolev1.BulkLinkGitHubRepositoriesResponse], error) {
@@ -390,7 +393,7 @@ func (s integrationService) UnlinkIntegration(ctx context.Context, req *connect.
 		return nil, errInvalid("integration_id is required")
 	}
 	var (
-		gone    dbq.Integration
+		gone    dbq.DeleteIntegrationForOrgRow
 		unroute bool
 	)
 	err = db.WithTx(ctx, s.Pool, func(tx pgx.Tx) error {

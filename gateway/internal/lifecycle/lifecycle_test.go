@@ -15,6 +15,7 @@ import (
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/dbtest"
 	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/integrations"
 	"github.com/lightfastai/connections/db/jobs"
 	"github.com/lightfastai/connections/db/routing"
 	"github.com/lightfastai/connections/db/types"
@@ -167,8 +168,9 @@ func TestGitHubRepositoriesRemovedAndRenamed(t *testing.T) {
 
 	_, err = b.deliver(t, types.GitHub, "repository.renamed", inst.ID, fixture(t, "repository/renamed.payload.json"), 1)
 	require.NoError(t, err)
-	ins, err := b.q.ListIntegrationsForResource(ctx, dbq.ListIntegrationsForResourceParams{InstallationID: inst.ID, ProviderResourceID: "186853261"})
+	ins, unreadable, err := integrations.ListForResource(ctx, b.q, inst.ID, "186853261")
 	require.NoError(t, err)
+	require.Empty(t, unreadable)
 	require.Len(t, ins, 1)
 	require.Equal(t, "Octocoders/Hello-World", ins[0].ResourceName)
 	require.Equal(t, "Octocoders/Hello-World", ins[0].ResourceMeta.GitHub.RepoFullName)

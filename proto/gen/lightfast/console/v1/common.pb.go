@@ -1261,6 +1261,103 @@ func (x *Integration) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// UnreadableIntegration is an integration whose stored settings (resource_meta, sync_config or
+// backfill_state) cannot be read, for example a value written by hand in the wrong shape. It is listed
+// apart so the others still are; webhooks keep reaching the resource's other integrations. Unlink it and
+// link the resource again to repair it.
+type UnreadableIntegration struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	WorkspaceId        string                 `protobuf:"bytes,2,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	InstallationId     string                 `protobuf:"bytes,3,opt,name=installation_id,json=installationId,proto3" json:"installation_id,omitempty"`
+	Provider           Provider               `protobuf:"varint,4,opt,name=provider,proto3,enum=lightfast.console.v1.Provider" json:"provider,omitempty"`
+	ProviderResourceId string                 `protobuf:"bytes,5,opt,name=provider_resource_id,json=providerResourceId,proto3" json:"provider_resource_id,omitempty"`
+	ResourceName       string                 `protobuf:"bytes,6,opt,name=resource_name,json=resourceName,proto3" json:"resource_name,omitempty"`
+	// Which stored column could not be read and why, e.g. "resource_meta: … field .repoId of type int64".
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnreadableIntegration) Reset() {
+	*x = UnreadableIntegration{}
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnreadableIntegration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnreadableIntegration) ProtoMessage() {}
+
+func (x *UnreadableIntegration) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnreadableIntegration.ProtoReflect.Descriptor instead.
+func (*UnreadableIntegration) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UnreadableIntegration) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UnreadableIntegration) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *UnreadableIntegration) GetInstallationId() string {
+	if x != nil {
+		return x.InstallationId
+	}
+	return ""
+}
+
+func (x *UnreadableIntegration) GetProvider() Provider {
+	if x != nil {
+		return x.Provider
+	}
+	return Provider_PROVIDER_UNSPECIFIED
+}
+
+func (x *UnreadableIntegration) GetProviderResourceId() string {
+	if x != nil {
+		return x.ProviderResourceId
+	}
+	return ""
+}
+
+func (x *UnreadableIntegration) GetResourceName() string {
+	if x != nil {
+		return x.ResourceName
+	}
+	return ""
+}
+
+func (x *UnreadableIntegration) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // SyncConfig says what an integration ingests (workspace_integrations.sync_config).
 type SyncConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1285,7 +1382,7 @@ type SyncConfig struct {
 
 func (x *SyncConfig) Reset() {
 	*x = SyncConfig{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[11]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1394,7 @@ func (x *SyncConfig) String() string {
 func (*SyncConfig) ProtoMessage() {}
 
 func (x *SyncConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[11]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1407,7 @@ func (x *SyncConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncConfig.ProtoReflect.Descriptor instead.
 func (*SyncConfig) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{11}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SyncConfig) GetEvents() []string {
@@ -1381,7 +1478,7 @@ type BackfillState struct {
 
 func (x *BackfillState) Reset() {
 	*x = BackfillState{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[12]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1490,7 @@ func (x *BackfillState) String() string {
 func (*BackfillState) ProtoMessage() {}
 
 func (x *BackfillState) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[12]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1503,7 @@ func (x *BackfillState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillState.ProtoReflect.Descriptor instead.
 func (*BackfillState) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{12}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BackfillState) GetStatus() BackfillStatus {
@@ -1465,7 +1562,7 @@ type BackfillOptions struct {
 
 func (x *BackfillOptions) Reset() {
 	*x = BackfillOptions{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[13]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1574,7 @@ func (x *BackfillOptions) String() string {
 func (*BackfillOptions) ProtoMessage() {}
 
 func (x *BackfillOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[13]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1587,7 @@ func (x *BackfillOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillOptions.ProtoReflect.Descriptor instead.
 func (*BackfillOptions) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{13}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BackfillOptions) GetDepthDays() int32 {
@@ -1594,7 +1691,15 @@ const file_lightfast_console_v1_common_proto_rawDesc = "" +
 	"\x0flast_sync_error\x18\f \x01(\tR\rlastSyncError\x12%\n" +
 	"\x0edocument_count\x18\r \x01(\x05R\rdocumentCount\x129\n" +
 	"\n" +
-	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa5\x02\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x9e\x02\n" +
+	"\x15UnreadableIntegration\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fworkspace_id\x18\x02 \x01(\tR\vworkspaceId\x12'\n" +
+	"\x0finstallation_id\x18\x03 \x01(\tR\x0einstallationId\x12:\n" +
+	"\bprovider\x18\x04 \x01(\x0e2\x1e.lightfast.console.v1.ProviderR\bprovider\x120\n" +
+	"\x14provider_resource_id\x18\x05 \x01(\tR\x12providerResourceId\x12#\n" +
+	"\rresource_name\x18\x06 \x01(\tR\fresourceName\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"\xa5\x02\n" +
 	"\n" +
 	"SyncConfig\x12\x16\n" +
 	"\x06events\x18\x01 \x03(\tR\x06events\x12\x1a\n" +
@@ -1662,7 +1767,7 @@ func file_lightfast_console_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_lightfast_console_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_lightfast_console_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_lightfast_console_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_lightfast_console_v1_common_proto_goTypes = []any{
 	(Provider)(0),                 // 0: lightfast.console.v1.Provider
 	(ConnectionStatus)(0),         // 1: lightfast.console.v1.ConnectionStatus
@@ -1680,38 +1785,40 @@ var file_lightfast_console_v1_common_proto_goTypes = []any{
 	(*LinearTeam)(nil),            // 13: lightfast.console.v1.LinearTeam
 	(*SentryProject)(nil),         // 14: lightfast.console.v1.SentryProject
 	(*Integration)(nil),           // 15: lightfast.console.v1.Integration
-	(*SyncConfig)(nil),            // 16: lightfast.console.v1.SyncConfig
-	(*BackfillState)(nil),         // 17: lightfast.console.v1.BackfillState
-	(*BackfillOptions)(nil),       // 18: lightfast.console.v1.BackfillOptions
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*UnreadableIntegration)(nil), // 16: lightfast.console.v1.UnreadableIntegration
+	(*SyncConfig)(nil),            // 17: lightfast.console.v1.SyncConfig
+	(*BackfillState)(nil),         // 18: lightfast.console.v1.BackfillState
+	(*BackfillOptions)(nil),       // 19: lightfast.console.v1.BackfillOptions
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_lightfast_console_v1_common_proto_depIdxs = []int32{
 	0,  // 0: lightfast.console.v1.Connection.provider:type_name -> lightfast.console.v1.Provider
 	1,  // 1: lightfast.console.v1.Connection.status:type_name -> lightfast.console.v1.ConnectionStatus
-	19, // 2: lightfast.console.v1.Connection.created_at:type_name -> google.protobuf.Timestamp
+	20, // 2: lightfast.console.v1.Connection.created_at:type_name -> google.protobuf.Timestamp
 	6,  // 3: lightfast.console.v1.Connection.github:type_name -> lightfast.console.v1.GitHubAccount
 	8,  // 4: lightfast.console.v1.Connection.vercel:type_name -> lightfast.console.v1.VercelAccount
 	9,  // 5: lightfast.console.v1.Connection.linear:type_name -> lightfast.console.v1.LinearAccount
 	10, // 6: lightfast.console.v1.Connection.sentry:type_name -> lightfast.console.v1.SentryAccount
 	7,  // 7: lightfast.console.v1.GitHubAccount.installations:type_name -> lightfast.console.v1.GitHubInstallation
-	19, // 8: lightfast.console.v1.GitHubInstallation.installed_at:type_name -> google.protobuf.Timestamp
-	19, // 9: lightfast.console.v1.GitHubInstallation.last_validated_at:type_name -> google.protobuf.Timestamp
+	20, // 8: lightfast.console.v1.GitHubInstallation.installed_at:type_name -> google.protobuf.Timestamp
+	20, // 9: lightfast.console.v1.GitHubInstallation.last_validated_at:type_name -> google.protobuf.Timestamp
 	0,  // 10: lightfast.console.v1.Integration.provider:type_name -> lightfast.console.v1.Provider
-	16, // 11: lightfast.console.v1.Integration.sync_config:type_name -> lightfast.console.v1.SyncConfig
-	17, // 12: lightfast.console.v1.Integration.backfill:type_name -> lightfast.console.v1.BackfillState
-	19, // 13: lightfast.console.v1.Integration.last_synced_at:type_name -> google.protobuf.Timestamp
+	17, // 11: lightfast.console.v1.Integration.sync_config:type_name -> lightfast.console.v1.SyncConfig
+	18, // 12: lightfast.console.v1.Integration.backfill:type_name -> lightfast.console.v1.BackfillState
+	20, // 13: lightfast.console.v1.Integration.last_synced_at:type_name -> google.protobuf.Timestamp
 	3,  // 14: lightfast.console.v1.Integration.last_sync_status:type_name -> lightfast.console.v1.SyncStatus
-	19, // 15: lightfast.console.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 16: lightfast.console.v1.SyncConfig.config_status:type_name -> lightfast.console.v1.ConfigStatus
-	19, // 17: lightfast.console.v1.SyncConfig.last_config_check:type_name -> google.protobuf.Timestamp
-	4,  // 18: lightfast.console.v1.BackfillState.status:type_name -> lightfast.console.v1.BackfillStatus
-	19, // 19: lightfast.console.v1.BackfillState.started_at:type_name -> google.protobuf.Timestamp
-	19, // 20: lightfast.console.v1.BackfillState.completed_at:type_name -> google.protobuf.Timestamp
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	20, // 15: lightfast.console.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 16: lightfast.console.v1.UnreadableIntegration.provider:type_name -> lightfast.console.v1.Provider
+	2,  // 17: lightfast.console.v1.SyncConfig.config_status:type_name -> lightfast.console.v1.ConfigStatus
+	20, // 18: lightfast.console.v1.SyncConfig.last_config_check:type_name -> google.protobuf.Timestamp
+	4,  // 19: lightfast.console.v1.BackfillState.status:type_name -> lightfast.console.v1.BackfillStatus
+	20, // 20: lightfast.console.v1.BackfillState.started_at:type_name -> google.protobuf.Timestamp
+	20, // 21: lightfast.console.v1.BackfillState.completed_at:type_name -> google.protobuf.Timestamp
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_lightfast_console_v1_common_proto_init() }
@@ -1725,14 +1832,14 @@ func file_lightfast_console_v1_common_proto_init() {
 		(*Connection_Linear)(nil),
 		(*Connection_Sentry)(nil),
 	}
-	file_lightfast_console_v1_common_proto_msgTypes[12].OneofWrappers = []any{}
+	file_lightfast_console_v1_common_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lightfast_console_v1_common_proto_rawDesc), len(file_lightfast_console_v1_common_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

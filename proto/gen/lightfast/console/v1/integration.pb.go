@@ -66,8 +66,10 @@ func (x *ListSourcesRequest) GetWorkspaceId() string {
 }
 
 type ListSourcesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Integrations  []*Integration         `protobuf:"bytes,1,rep,name=integrations,proto3" json:"integrations,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Integrations []*Integration         `protobuf:"bytes,1,rep,name=integrations,proto3" json:"integrations,omitempty"`
+	// Integrations of the workspace whose stored settings cannot be read; they are not in integrations.
+	Unreadable    []*UnreadableIntegration `protobuf:"bytes,2,rep,name=unreadable,proto3" json:"unreadable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -105,6 +107,13 @@ func (*ListSourcesResponse) Descriptor() ([]byte, []int) {
 func (x *ListSourcesResponse) GetIntegrations() []*Integration {
 	if x != nil {
 		return x.Integrations
+	}
+	return nil
+}
+
+func (x *ListSourcesResponse) GetUnreadable() []*UnreadableIntegration {
+	if x != nil {
+		return x.Unreadable
 	}
 	return nil
 }
@@ -962,9 +971,12 @@ const file_lightfast_console_v1_integration_proto_rawDesc = "" +
 	"\n" +
 	"&lightfast/console/v1/integration.proto\x12\x14lightfast.console.v1\x1a!lightfast/console/v1/common.proto\"7\n" +
 	"\x12ListSourcesRequest\x12!\n" +
-	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\"\\\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\"\xa9\x01\n" +
 	"\x13ListSourcesResponse\x12E\n" +
-	"\fintegrations\x18\x01 \x03(\v2!.lightfast.console.v1.IntegrationR\fintegrations\"\xb4\x02\n" +
+	"\fintegrations\x18\x01 \x03(\v2!.lightfast.console.v1.IntegrationR\fintegrations\x12K\n" +
+	"\n" +
+	"unreadable\x18\x02 \x03(\v2+.lightfast.console.v1.UnreadableIntegrationR\n" +
+	"unreadable\"\xb4\x02\n" +
 	"!BulkLinkGitHubRepositoriesRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12'\n" +
 	"\x0finstallation_id\x18\x02 \x01(\tR\x0einstallationId\x12J\n" +
@@ -1059,51 +1071,53 @@ var file_lightfast_console_v1_integration_proto_goTypes = []any{
 	(*UnlinkIntegrationRequest)(nil),           // 14: lightfast.console.v1.UnlinkIntegrationRequest
 	(*UnlinkIntegrationResponse)(nil),          // 15: lightfast.console.v1.UnlinkIntegrationResponse
 	(*Integration)(nil),                        // 16: lightfast.console.v1.Integration
-	(*GitHubRepository)(nil),                   // 17: lightfast.console.v1.GitHubRepository
-	(*BackfillOptions)(nil),                    // 18: lightfast.console.v1.BackfillOptions
-	(*VercelProject)(nil),                      // 19: lightfast.console.v1.VercelProject
-	(*LinearTeam)(nil),                         // 20: lightfast.console.v1.LinearTeam
-	(*SentryProject)(nil),                      // 21: lightfast.console.v1.SentryProject
+	(*UnreadableIntegration)(nil),              // 17: lightfast.console.v1.UnreadableIntegration
+	(*GitHubRepository)(nil),                   // 18: lightfast.console.v1.GitHubRepository
+	(*BackfillOptions)(nil),                    // 19: lightfast.console.v1.BackfillOptions
+	(*VercelProject)(nil),                      // 20: lightfast.console.v1.VercelProject
+	(*LinearTeam)(nil),                         // 21: lightfast.console.v1.LinearTeam
+	(*SentryProject)(nil),                      // 22: lightfast.console.v1.SentryProject
 }
 var file_lightfast_console_v1_integration_proto_depIdxs = []int32{
 	16, // 0: lightfast.console.v1.ListSourcesResponse.integrations:type_name -> lightfast.console.v1.Integration
-	17, // 1: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.repositories:type_name -> lightfast.console.v1.GitHubRepository
-	18, // 2: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	16, // 3: lightfast.console.v1.BulkLinkGitHubRepositoriesResponse.integrations:type_name -> lightfast.console.v1.Integration
-	19, // 4: lightfast.console.v1.BulkLinkVercelProjectsRequest.projects:type_name -> lightfast.console.v1.VercelProject
-	18, // 5: lightfast.console.v1.BulkLinkVercelProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	16, // 6: lightfast.console.v1.BulkLinkVercelProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
-	19, // 7: lightfast.console.v1.LinkVercelProjectRequest.project:type_name -> lightfast.console.v1.VercelProject
-	18, // 8: lightfast.console.v1.LinkVercelProjectRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	16, // 9: lightfast.console.v1.LinkVercelProjectResponse.integration:type_name -> lightfast.console.v1.Integration
-	20, // 10: lightfast.console.v1.BulkLinkLinearTeamsRequest.teams:type_name -> lightfast.console.v1.LinearTeam
-	18, // 11: lightfast.console.v1.BulkLinkLinearTeamsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	16, // 12: lightfast.console.v1.BulkLinkLinearTeamsResponse.integrations:type_name -> lightfast.console.v1.Integration
-	21, // 13: lightfast.console.v1.BulkLinkSentryProjectsRequest.projects:type_name -> lightfast.console.v1.SentryProject
-	18, // 14: lightfast.console.v1.BulkLinkSentryProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	16, // 15: lightfast.console.v1.BulkLinkSentryProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
-	16, // 16: lightfast.console.v1.UpdateEventsResponse.integration:type_name -> lightfast.console.v1.Integration
-	0,  // 17: lightfast.console.v1.IntegrationService.ListSources:input_type -> lightfast.console.v1.ListSourcesRequest
-	2,  // 18: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:input_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesRequest
-	4,  // 19: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:input_type -> lightfast.console.v1.BulkLinkVercelProjectsRequest
-	6,  // 20: lightfast.console.v1.IntegrationService.LinkVercelProject:input_type -> lightfast.console.v1.LinkVercelProjectRequest
-	8,  // 21: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:input_type -> lightfast.console.v1.BulkLinkLinearTeamsRequest
-	10, // 22: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:input_type -> lightfast.console.v1.BulkLinkSentryProjectsRequest
-	12, // 23: lightfast.console.v1.IntegrationService.UpdateEvents:input_type -> lightfast.console.v1.UpdateEventsRequest
-	14, // 24: lightfast.console.v1.IntegrationService.UnlinkIntegration:input_type -> lightfast.console.v1.UnlinkIntegrationRequest
-	1,  // 25: lightfast.console.v1.IntegrationService.ListSources:output_type -> lightfast.console.v1.ListSourcesResponse
-	3,  // 26: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:output_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesResponse
-	5,  // 27: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:output_type -> lightfast.console.v1.BulkLinkVercelProjectsResponse
-	7,  // 28: lightfast.console.v1.IntegrationService.LinkVercelProject:output_type -> lightfast.console.v1.LinkVercelProjectResponse
-	9,  // 29: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:output_type -> lightfast.console.v1.BulkLinkLinearTeamsResponse
-	11, // 30: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:output_type -> lightfast.console.v1.BulkLinkSentryProjectsResponse
-	13, // 31: lightfast.console.v1.IntegrationService.UpdateEvents:output_type -> lightfast.console.v1.UpdateEventsResponse
-	15, // 32: lightfast.console.v1.IntegrationService.UnlinkIntegration:output_type -> lightfast.console.v1.UnlinkIntegrationResponse
-	25, // [25:33] is the sub-list for method output_type
-	17, // [17:25] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	17, // 1: lightfast.console.v1.ListSourcesResponse.unreadable:type_name -> lightfast.console.v1.UnreadableIntegration
+	18, // 2: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.repositories:type_name -> lightfast.console.v1.GitHubRepository
+	19, // 3: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	16, // 4: lightfast.console.v1.BulkLinkGitHubRepositoriesResponse.integrations:type_name -> lightfast.console.v1.Integration
+	20, // 5: lightfast.console.v1.BulkLinkVercelProjectsRequest.projects:type_name -> lightfast.console.v1.VercelProject
+	19, // 6: lightfast.console.v1.BulkLinkVercelProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	16, // 7: lightfast.console.v1.BulkLinkVercelProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
+	20, // 8: lightfast.console.v1.LinkVercelProjectRequest.project:type_name -> lightfast.console.v1.VercelProject
+	19, // 9: lightfast.console.v1.LinkVercelProjectRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	16, // 10: lightfast.console.v1.LinkVercelProjectResponse.integration:type_name -> lightfast.console.v1.Integration
+	21, // 11: lightfast.console.v1.BulkLinkLinearTeamsRequest.teams:type_name -> lightfast.console.v1.LinearTeam
+	19, // 12: lightfast.console.v1.BulkLinkLinearTeamsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	16, // 13: lightfast.console.v1.BulkLinkLinearTeamsResponse.integrations:type_name -> lightfast.console.v1.Integration
+	22, // 14: lightfast.console.v1.BulkLinkSentryProjectsRequest.projects:type_name -> lightfast.console.v1.SentryProject
+	19, // 15: lightfast.console.v1.BulkLinkSentryProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	16, // 16: lightfast.console.v1.BulkLinkSentryProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
+	16, // 17: lightfast.console.v1.UpdateEventsResponse.integration:type_name -> lightfast.console.v1.Integration
+	0,  // 18: lightfast.console.v1.IntegrationService.ListSources:input_type -> lightfast.console.v1.ListSourcesRequest
+	2,  // 19: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:input_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesRequest
+	4,  // 20: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:input_type -> lightfast.console.v1.BulkLinkVercelProjectsRequest
+	6,  // 21: lightfast.console.v1.IntegrationService.LinkVercelProject:input_type -> lightfast.console.v1.LinkVercelProjectRequest
+	8,  // 22: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:input_type -> lightfast.console.v1.BulkLinkLinearTeamsRequest
+	10, // 23: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:input_type -> lightfast.console.v1.BulkLinkSentryProjectsRequest
+	12, // 24: lightfast.console.v1.IntegrationService.UpdateEvents:input_type -> lightfast.console.v1.UpdateEventsRequest
+	14, // 25: lightfast.console.v1.IntegrationService.UnlinkIntegration:input_type -> lightfast.console.v1.UnlinkIntegrationRequest
+	1,  // 26: lightfast.console.v1.IntegrationService.ListSources:output_type -> lightfast.console.v1.ListSourcesResponse
+	3,  // 27: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:output_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesResponse
+	5,  // 28: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:output_type -> lightfast.console.v1.BulkLinkVercelProjectsResponse
+	7,  // 29: lightfast.console.v1.IntegrationService.LinkVercelProject:output_type -> lightfast.console.v1.LinkVercelProjectResponse
+	9,  // 30: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:output_type -> lightfast.console.v1.BulkLinkLinearTeamsResponse
+	11, // 31: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:output_type -> lightfast.console.v1.BulkLinkSentryProjectsResponse
+	13, // 32: lightfast.console.v1.IntegrationService.UpdateEvents:output_type -> lightfast.console.v1.UpdateEventsResponse
+	15, // 33: lightfast.console.v1.IntegrationService.UnlinkIntegration:output_type -> lightfast.console.v1.UnlinkIntegrationResponse
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_lightfast_console_v1_integration_proto_init() }
