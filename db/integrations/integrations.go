@@ -41,7 +41,8 @@ func ListByWorkspace(ctx context.Context, q *dbq.Queries, workspaceID string) ([
 	if err != nil {
 		return nil, nil, fmt.Errorf("list integrations: %w", db.Interpret(err))
 	}
-	return decodeAll(rows, func(r dbq.ListIntegrationsByWorkspaceRow) raw { return raw(r) })
+	ok, bad := decodeAll(rows, func(r dbq.ListIntegrationsByWorkspaceRow) raw { return raw(r) })
+	return ok, bad, nil
 }
 
 // ListActiveForResources is the active integrations of several (installation, provider resource) pairs:
@@ -53,7 +54,8 @@ func ListActiveForResources(ctx context.Context, q *dbq.Queries, installationIDs
 	if err != nil {
 		return nil, nil, fmt.Errorf("list integrations: %w", db.Interpret(err))
 	}
-	return decodeAll(rows, func(r dbq.ListActiveIntegrationsForResourcesRow) raw { return raw(r) })
+	ok, bad := decodeAll(rows, func(r dbq.ListActiveIntegrationsForResourcesRow) raw { return raw(r) })
+	return ok, bad, nil
 }
 
 // ListForResource is every integration, active or not, of one provider resource of an installation.
@@ -64,7 +66,8 @@ func ListForResource(ctx context.Context, q *dbq.Queries, installationID, resour
 	if err != nil {
 		return nil, nil, fmt.Errorf("list integrations: %w", db.Interpret(err))
 	}
-	return decodeAll(rows, func(r dbq.ListIntegrationsForResourceRow) raw { return raw(r) })
+	ok, bad := decodeAll(rows, func(r dbq.ListIntegrationsForResourceRow) raw { return raw(r) })
+	return ok, bad, nil
 }
 
 // FindGitHubSources is the active integrations of a GitHub repository, in one workspace or all.
@@ -73,7 +76,8 @@ func FindGitHubSources(ctx context.Context, q *dbq.Queries, p dbq.FindGithubSour
 	if err != nil {
 		return nil, nil, fmt.Errorf("find github sources: %w", db.Interpret(err))
 	}
-	return decodeAll(rows, func(r dbq.FindGithubSourcesRow) raw { return raw(r) })
+	ok, bad := decodeAll(rows, func(r dbq.FindGithubSourcesRow) raw { return raw(r) })
+	return ok, bad, nil
 }
 
 // raw is the row every query above returns: the table's columns in order, the JSON ones undecoded. Each
@@ -99,7 +103,7 @@ type raw struct {
 	UpdatedAt          time.Time
 }
 
-func decodeAll[R any](rows []R, conv func(R) raw) ([]dbq.Integration, []Unreadable, error) {
+func decodeAll[R any](rows []R, conv func(R) raw) ([]dbq.Integration, []Unreadable) {
 	out := make([]dbq.Integration, 0, len(rows))
 	var bad []Unreadable
 	for _, r := range rows {
@@ -110,7 +114,7 @@ func decodeAll[R any](rows []R, conv func(R) raw) ([]dbq.Integration, []Unreadab
 		}
 		out = append(out, in)
 	}
-	return out, bad, nil
+	return out, bad
 }
 
 // decode turns a raw row into an Integration, or says why it cannot.
