@@ -417,13 +417,16 @@ func skippedError(skipped []integrations.Unreadable) string {
 	return truncate(b.String(), maxErrorLen)
 }
 
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+// truncate cuts s to at most n bytes without leaving a UTF-8 sequence split at the end.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	s = s[:n]
-	for !utf8.ValidString(s) {
+	for range utf8.UTFMax - 1 {
+		if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size != 1 {
+			break
+		}
 		s = s[:len(s)-1]
 	}
 	return s
