@@ -11,6 +11,11 @@ import (
 // ErrNotFound is returned (wrapped) when a query that expects a row finds none.
 var ErrNotFound = errors.New("not found")
 
+// ErrUnreadableRow is returned (wrapped, with the column and the cause) when a row was found but a column
+// does not decode into its Go type, such as a jsonb value in the wrong shape. Retrying cannot help: the
+// row must be repaired or replaced.
+var ErrUnreadableRow = errors.New("row cannot be read")
+
 // ConstraintKind names the integrity rule a write broke.
 type ConstraintKind string
 
@@ -46,13 +51,21 @@ func (e *ConstraintError) Error() string {
 func (e *ConstraintError) Unwrap() error { return e.err }
 
 // Interpret maps driver errors to the package's named errors: no rows → ErrNotFound, integrity
-// violations → *ConstraintError. Anything else is returned unchanged.
+// violations → *ConstraintError, a column that does not decode → ErrUnreadableRow. Anything else is
+// returned unchanged.
 func Interpret(err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%w", ErrNotFound)
+	}
+	if errors.Is(err, ErrUnreadableRow) {
+		return err
+	}
+	var scanErr pgx.ScanArgError
+	if errors.As(err, &scanErr) {
+		return fmt.Errorf("%w: %w", ErrUnreadableRow, scanErr)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -76,4 +89,9 @@ func IsConstraint(err error, kind ConstraintKind, constraint string) bool {
 // IsNotFound reports whether err means "no such row".
 func IsNotFound(err error) bool {
 	return errors.Is(err, ErrNotFound) || errors.Is(err, pgx.ErrNoRows)
+}
+
+// IsUnreadableRow reports whether err means a row was found but could not be decoded.
+func IsUnreadableRow(err error) bool {
+	return errors.Is(Interpret(err), ErrUnreadableRow)
 }

@@ -167,3 +167,52 @@ func TestUpsertInstallationMergesMetadataAndRefusesAnotherOrg(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "org_a", got.OrgID)
 }
+
+// TestGitHubIDsAreNumericStrings: GitHub ids in resource_meta and provider_account_info are written as
+// numeric strings (the seed's shape) and read back from a string or a number alike; a value that is
+// neither is an error naming the field.
+func TestGitHubIDsAreNumericStrings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	q := dbq.New(pool)
+	inst := newInstallation(t, q, types.NewGitHubAccountInfo(types.GitHubAccountInfo{Installations: []types.GitHubInstallation{{ID: 42, AccountID: 7}}}), nil)
+	require.Equal(t, "string string", rawColumn(t, pool, `SELECT jsonb_typeof(provider_account_info->'installations'->0->'id') || ' ' ||
+		jsonb_typeof(provider_account_info->'installations'->0->'accountId') FROM lightfast_gw_installations WHERE id = $1`, inst.ID))
+	require.Equal(t, `"42"`, rawColumn(t, pool, `SELECT (provider_account_info->'installations'->0->'id')::text FROM lightfast_gw_installations WHERE id = $1`, inst.ID))
+
+	ws, err := q.CreateWorkspace(ctx, dbq.CreateWorkspaceParams{ID: ids.New(), ClerkOrgID: "org_1", Name: "W", Slug: "w"})
+	require.NoError(t, err)
+	written, err := q.UpsertIntegration(ctx, dbq.UpsertIntegrationParams{
+		ID: ids.New(), WorkspaceID: ws.ID, InstallationID: inst.ID, Provider: types.GitHub, ProviderResourceID: "186853002", ResourceName: "o/r",
+		ResourceMeta: types.NewGitHubResourceMeta(types.GitHubResourceMeta{InstallationID: 42, RepoID: 186853002, RepoFullName: "o/r"}),
+	})
+	require.NoError(t, err)
+	require.Equal(t, `"42" "186853002"`, rawColumn(t, pool, `SELECT (resource_meta->'installationId')::text || ' ' || (resource_meta->'repoId')::text
+		FROM lightfast_workspace_integrations WHERE id = $1`, written.ID))
+
+	want := types.GitHubResourceMeta{InstallationID: 42, RepoID: 186853002, RepoName: "r", RepoFullName: "o/r", DefaultBranch: "main"}
+	for name, raw := range map[string]string{
+		"strings (the seed's shape)": `{"version":1,"sourceType":"github","installationId":"42","repoId":"186853002","repoName":"r","repoFullName":"o/r","defaultBranch":"main"}`,
+		"numbers":                    `{"version":1,"sourceType":"github","installationId":42,"repoId":186853002,"repoName":"r","repoFullName":"o/r","defaultBranch":"main"}`,
+	} {
+		_, err := pool.Exec(ctx, `UPDATE lightfast_workspace_integrations SET resource_meta = $2::jsonb WHERE id = $1`, written.ID, raw)
+		require.NoError(t, err)
+		got, err := q.GetIntegration(ctx, written.ID)
+		require.NoError(t, err, name)
+		require.Equal(t, want, *got.ResourceMeta.GitHub, name)
+	}
+	_, err = pool.Exec(ctx, `UPDATE lightfast_gw_installations SET provider_account_info = '{"version":1,"sourceType":"github","installations":[{"id":42,"accountId":"7"}]}' WHERE id = $1`, inst.ID)
+	require.NoError(t, err)
+	got, err := q.GetInstallation(ctx, inst.ID)
+	require.NoError(t, err)
+	require.Equal(t, int64(42), got.ProviderAccountInfo.GitHub.Installations[0].ID)
+	require.Equal(t, int64(7), got.ProviderAccountInfo.GitHub.Installations[0].AccountID)
+
+	for _, bad := range []string{`true`, `{"x":1}`, `"12a"`, `1.5`, `""`} {
+		var m types.ResourceMeta
+		err := json.Unmarshal([]byte(`{"version":1,"sourceType":"github","repoId":`+bad+`}`), &m)
+		require.ErrorContains(t, err, "resource_meta: ", bad)
+		require.ErrorContains(t, err, "repoId", bad)
+	}
+}

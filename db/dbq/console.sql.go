@@ -8,6 +8,8 @@ package dbq
 import (
 	"context"
 	"time"
+
+	"github.com/lightfastai/connections/db/types"
 )
 
 const countActiveIntegrationsForResource = `-- name: CountActiveIntegrationsForResource :one
@@ -67,7 +69,7 @@ const deleteIntegrationForOrg = `-- name: DeleteIntegrationForOrg :one
 DELETE FROM lightfast_workspace_integrations wi
 USING lightfast_org_workspaces w
 WHERE wi.id = $1 AND w.id = wi.workspace_id AND w.clerk_org_id = $2
-RETURNING wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_resource_id, wi.resource_name, wi.resource_meta, wi.sync_config, wi.backfill_state, wi.is_active, wi.last_synced_at, wi.last_sync_status, wi.last_sync_error, wi.document_count, wi.connected_by, wi.created_at, wi.updated_at
+RETURNING wi.provider, wi.installation_id, wi.provider_resource_id
 `
 
 type DeleteIntegrationForOrgParams struct {
@@ -75,33 +77,26 @@ type DeleteIntegrationForOrgParams struct {
 	ClerkOrgID string
 }
 
-func (q *Queries) DeleteIntegrationForOrg(ctx context.Context, arg DeleteIntegrationForOrgParams) (Integration, error) {
+type DeleteIntegrationForOrgRow struct {
+	Provider           types.Provider
+	InstallationID     string
+	ProviderResourceID string
+}
+
+// Returns only what the unlink needs, not the JSON columns: an integration whose row cannot be read can
+// still be unlinked (and linked again to repair it).
+func (q *Queries) DeleteIntegrationForOrg(ctx context.Context, arg DeleteIntegrationForOrgParams) (DeleteIntegrationForOrgRow, error) {
 	row := q.db.QueryRow(ctx, deleteIntegrationForOrg, arg.ID, arg.ClerkOrgID)
-	var i Integration
-	err := row.Scan(
-		&i.ID,
-		&i.WorkspaceID,
-		&i.InstallationID,
-		&i.Provider,
-		&i.ProviderResourceID,
-		&i.ResourceName,
-		&i.ResourceMeta,
-		&i.SyncConfig,
-		&i.BackfillState,
-		&i.IsActive,
-		&i.LastSyncedAt,
-		&i.LastSyncStatus,
-		&i.LastSyncError,
-		&i.DocumentCount,
-		&i.ConnectedBy,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
+	var i DeleteIntegrationForOrgRow
+	err := row.Scan(&i.Provider, &i.InstallationID, &i.ProviderResourceID)
 	return i, err
 }
 
 const findGithubSources = `-- name: FindGithubSources :many
-SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, backfill_state, is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at FROM lightfast_workspace_integrations
+SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name,
+       resource_meta::json AS resource_meta, sync_config::json AS sync_config, backfill_state::json AS backfill_state,
+       is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at
+FROM lightfast_workspace_integrations
 WHERE provider = 'github' AND provider_resource_id = $1 AND is_active
   AND ($2::varchar IS NULL OR workspace_id = $2)
 ORDER BY created_at, id
@@ -112,15 +107,36 @@ type FindGithubSourcesParams struct {
 	WorkspaceID *string
 }
 
-func (q *Queries) FindGithubSources(ctx context.Context, arg FindGithubSourcesParams) ([]Integration, error) {
+type FindGithubSourcesRow struct {
+	ID                 string
+	WorkspaceID        string
+	InstallationID     string
+	Provider           types.Provider
+	ProviderResourceID string
+	ResourceName       string
+	ResourceMeta       []byte
+	SyncConfig         []byte
+	BackfillState      []byte
+	IsActive           bool
+	LastSyncedAt       *time.Time
+	LastSyncStatus     *string
+	LastSyncError      *string
+	DocumentCount      int32
+	ConnectedBy        *string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// JSON columns undecoded, for package integrations (see ListIntegrationsByWorkspace).
+func (q *Queries) FindGithubSources(ctx context.Context, arg FindGithubSourcesParams) ([]FindGithubSourcesRow, error) {
 	rows, err := q.db.Query(ctx, findGithubSources, arg.RepoID, arg.WorkspaceID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Integration{}
+	items := []FindGithubSourcesRow{}
 	for rows.Next() {
-		var i Integration
+		var i FindGithubSourcesRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.WorkspaceID,

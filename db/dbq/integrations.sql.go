@@ -140,18 +140,44 @@ func (q *Queries) ListActiveIntegrationsForResource(ctx context.Context, arg Lis
 }
 
 const listIntegrationsByWorkspace = `-- name: ListIntegrationsByWorkspace :many
-SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, backfill_state, is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at FROM lightfast_workspace_integrations WHERE workspace_id = $1 ORDER BY created_at, id
+SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name,
+       resource_meta::json AS resource_meta, sync_config::json AS sync_config, backfill_state::json AS backfill_state,
+       is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at
+FROM lightfast_workspace_integrations WHERE workspace_id = $1 ORDER BY created_at, id
 `
 
-func (q *Queries) ListIntegrationsByWorkspace(ctx context.Context, workspaceID string) ([]Integration, error) {
+type ListIntegrationsByWorkspaceRow struct {
+	ID                 string
+	WorkspaceID        string
+	InstallationID     string
+	Provider           types.Provider
+	ProviderResourceID string
+	ResourceName       string
+	ResourceMeta       []byte
+	SyncConfig         []byte
+	BackfillState      []byte
+	IsActive           bool
+	LastSyncedAt       *time.Time
+	LastSyncStatus     *string
+	LastSyncError      *string
+	DocumentCount      int32
+	ConnectedBy        *string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// The JSON columns come back undecoded (::json, read as bytes) so that package integrations decodes each
+// row on its own: one row that cannot be decoded is reported, not a reason to fail the others. The same
+// holds for every query here that reads several integrations.
+func (q *Queries) ListIntegrationsByWorkspace(ctx context.Context, workspaceID string) ([]ListIntegrationsByWorkspaceRow, error) {
 	rows, err := q.db.Query(ctx, listIntegrationsByWorkspace, workspaceID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Integration{}
+	items := []ListIntegrationsByWorkspaceRow{}
 	for rows.Next() {
-		var i Integration
+		var i ListIntegrationsByWorkspaceRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.WorkspaceID,

@@ -287,7 +287,10 @@ func (q *Queries) ListDeliveries(ctx context.Context, arg ListDeliveriesParams) 
 }
 
 const listIntegrationsForResource = `-- name: ListIntegrationsForResource :many
-SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, backfill_state, is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at FROM lightfast_workspace_integrations
+SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name,
+       resource_meta::json AS resource_meta, sync_config::json AS sync_config, backfill_state::json AS backfill_state,
+       is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at
+FROM lightfast_workspace_integrations
 WHERE installation_id = $1 AND provider_resource_id = $2
 ORDER BY created_at, id
 `
@@ -297,16 +300,37 @@ type ListIntegrationsForResourceParams struct {
 	ProviderResourceID string
 }
 
+type ListIntegrationsForResourceRow struct {
+	ID                 string
+	WorkspaceID        string
+	InstallationID     string
+	Provider           types.Provider
+	ProviderResourceID string
+	ResourceName       string
+	ResourceMeta       []byte
+	SyncConfig         []byte
+	BackfillState      []byte
+	IsActive           bool
+	LastSyncedAt       *time.Time
+	LastSyncStatus     *string
+	LastSyncError      *string
+	DocumentCount      int32
+	ConnectedBy        *string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
 // Every integration (active or not) linked to one provider resource of an installation.
-func (q *Queries) ListIntegrationsForResource(ctx context.Context, arg ListIntegrationsForResourceParams) ([]Integration, error) {
+// JSON columns undecoded, for package integrations (see ListIntegrationsByWorkspace).
+func (q *Queries) ListIntegrationsForResource(ctx context.Context, arg ListIntegrationsForResourceParams) ([]ListIntegrationsForResourceRow, error) {
 	rows, err := q.db.Query(ctx, listIntegrationsForResource, arg.InstallationID, arg.ProviderResourceID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Integration{}
+	items := []ListIntegrationsForResourceRow{}
 	for rows.Next() {
-		var i Integration
+		var i ListIntegrationsForResourceRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.WorkspaceID,

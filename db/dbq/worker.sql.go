@@ -8,6 +8,8 @@ package dbq
 import (
 	"context"
 	"time"
+
+	"github.com/lightfastai/connections/db/types"
 )
 
 const addIntegrationsDocuments = `-- name: AddIntegrationsDocuments :exec
@@ -103,7 +105,10 @@ func (q *Queries) InsertObservations(ctx context.Context, arg InsertObservations
 }
 
 const listActiveIntegrationsForResources = `-- name: ListActiveIntegrationsForResources :many
-SELECT wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_resource_id, wi.resource_name, wi.resource_meta, wi.sync_config, wi.backfill_state, wi.is_active, wi.last_synced_at, wi.last_sync_status, wi.last_sync_error, wi.document_count, wi.connected_by, wi.created_at, wi.updated_at FROM lightfast_workspace_integrations wi
+SELECT wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_resource_id, wi.resource_name,
+       wi.resource_meta::json AS resource_meta, wi.sync_config::json AS sync_config, wi.backfill_state::json AS backfill_state,
+       wi.is_active, wi.last_synced_at, wi.last_sync_status, wi.last_sync_error, wi.document_count, wi.connected_by, wi.created_at, wi.updated_at
+FROM lightfast_workspace_integrations wi
 JOIN (SELECT unnest($1::text[]) AS installation_id, unnest($2::text[]) AS provider_resource_id) AS r
   ON wi.installation_id = r.installation_id AND wi.provider_resource_id = r.provider_resource_id
 WHERE wi.is_active
@@ -115,16 +120,37 @@ type ListActiveIntegrationsForResourcesParams struct {
 	ResourceIds     []string
 }
 
+type ListActiveIntegrationsForResourcesRow struct {
+	ID                 string
+	WorkspaceID        string
+	InstallationID     string
+	Provider           types.Provider
+	ProviderResourceID string
+	ResourceName       string
+	ResourceMeta       []byte
+	SyncConfig         []byte
+	BackfillState      []byte
+	IsActive           bool
+	LastSyncedAt       *time.Time
+	LastSyncStatus     *string
+	LastSyncError      *string
+	DocumentCount      int32
+	ConnectedBy        *string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
 // The active integrations of several (installation, resource) pairs at once.
-func (q *Queries) ListActiveIntegrationsForResources(ctx context.Context, arg ListActiveIntegrationsForResourcesParams) ([]Integration, error) {
+// JSON columns undecoded, for package integrations (see ListIntegrationsByWorkspace).
+func (q *Queries) ListActiveIntegrationsForResources(ctx context.Context, arg ListActiveIntegrationsForResourcesParams) ([]ListActiveIntegrationsForResourcesRow, error) {
 	rows, err := q.db.Query(ctx, listActiveIntegrationsForResources, arg.InstallationIds, arg.ResourceIds)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Integration{}
+	items := []ListActiveIntegrationsForResourcesRow{}
 	for rows.Next() {
-		var i Integration
+		var i ListActiveIntegrationsForResourcesRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.WorkspaceID,
@@ -255,20 +281,21 @@ func (q *Queries) RecordIntegrationSync(ctx context.Context, arg RecordIntegrati
 
 const setDeliveryStatuses = `-- name: SetDeliveryStatuses :exec
 UPDATE lightfast_gw_webhook_deliveries d
-SET status = u.status, last_error = NULLIF(u.reason, ''), attempts = d.attempts + 1, processed_at = now()
-FROM (SELECT unnest($1::text[]) AS id, unnest($2::text[]) AS status, unnest($3::text[]) AS reason) AS u
+SET status = u.status, last_error = NULLIF(u.last_error, ''), attempts = d.attempts + 1, processed_at = now()
+FROM (SELECT unnest($1::text[]) AS id, unnest($2::text[]) AS status, unnest($3::text[]) AS last_error) AS u
 WHERE d.id = u.id
 `
 
 type SetDeliveryStatusesParams struct {
-	Ids      []string
-	Statuses []string
-	Reasons  []string
+	Ids        []string
+	Statuses   []string
+	LastErrors []string
 }
 
-// @reasons says why an ignored delivery was ignored (kept in last_error); ” clears it.
+// last_error is cleared, or (non-empty) says why an ignored delivery was ignored and what the processing had
+// to leave out (an integration of the resource whose row could not be read).
 func (q *Queries) SetDeliveryStatuses(ctx context.Context, arg SetDeliveryStatusesParams) error {
-	_, err := q.db.Exec(ctx, setDeliveryStatuses, arg.Ids, arg.Statuses, arg.Reasons)
+	_, err := q.db.Exec(ctx, setDeliveryStatuses, arg.Ids, arg.Statuses, arg.LastErrors)
 	return err
 }
 

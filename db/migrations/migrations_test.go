@@ -103,3 +103,55 @@ func TestSchemaContract(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_name IN ('river_job', 'river_queue', 'river_leader')`).Scan(&riverTables))
 	require.Equal(t, 3, riverTables)
 }
+
+// TestGitHubIDsBecomeStrings: 000004 rewrites GitHub ids stored as JSON numbers into numeric strings (the
+// seed's shape), leaves everything else alone (other providers, malformed elements, ids already strings),
+// and its down migration turns them back into numbers.
+func TestGitHubIDsBecomeStrings(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDatabaseURL(t)
+	pool := dbtest.Pool(t, url)
+	toV3 := int(migrations.Latest().Version) - 3 // the steps back to just before 000004
+	require.NoError(t, migrations.Down(ctx, url, toV3))
+
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		_, err := pool.Exec(ctx, sql, args...)
+		require.NoError(t, err)
+	}
+	exec(`INSERT INTO lightfast_gw_installations (id, provider, external_id, connected_by, org_id, status, provider_account_info) VALUES
+		('gh', 'github', '42', 'u', 'o', 'active', '{"version":1,"sourceType":"github","installations":[{"id":42,"accountId":7,"accountLogin":"a"},{"id":"43","accountId":8},"junk"]}'),
+		('ln', 'linear', 'org', 'u', 'o', 'active', '{"version":1,"sourceType":"linear","organizationId":"org","id":5}')`)
+	exec(`INSERT INTO lightfast_org_workspaces (id, clerk_org_id, name, slug) VALUES ('w', 'o', 'W', 'w')`)
+	exec(`INSERT INTO lightfast_workspace_integrations (id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta) VALUES
+		('num', 'w', 'gh', 'github', '186853002', 'a/b', '{"version":1,"sourceType":"github","installationId":42,"repoId":186853002,"repoName":"b"}'),
+		('str', 'w', 'gh', 'github', '186853003', 'a/c', '{"version":1,"sourceType":"github","installationId":"42","repoId":"186853003"}'),
+		('bad', 'w', 'gh', 'github', '186853004', 'a/d', '{"version":1,"sourceType":"github","repoId":{"x":1}}'),
+		('sen', 'w', 'gh', 'sentry', '11', 'api', '{"version":1,"sourceType":"sentry","projectId":"11","repoId":3}')`)
+	column := func(sql, id string) string {
+		t.Helper()
+		var out string
+		require.NoError(t, pool.QueryRow(ctx, sql, id).Scan(&out))
+		return out
+	}
+	meta := func(id string) string {
+		return column(`SELECT resource_meta::text FROM lightfast_workspace_integrations WHERE id = $1`, id)
+	}
+	info := func(id string) string {
+		return column(`SELECT provider_account_info::text FROM lightfast_gw_installations WHERE id = $1`, id)
+	}
+	untouched := map[string]string{"bad": meta("bad"), "sen": meta("sen"), "ln": info("ln")}
+
+	require.NoError(t, migrations.Up(ctx, url))
+	require.JSONEq(t, `{"version":1,"sourceType":"github","installationId":"42","repoId":"186853002","repoName":"b"}`, meta("num"))
+	require.JSONEq(t, `{"version":1,"sourceType":"github","installationId":"42","repoId":"186853003"}`, meta("str"))
+	require.JSONEq(t, `{"version":1,"sourceType":"github","installations":[{"id":"42","accountId":"7","accountLogin":"a"},{"id":"43","accountId":"8"},"junk"]}`, info("gh"))
+	require.Equal(t, untouched, map[string]string{"bad": meta("bad"), "sen": meta("sen"), "ln": info("ln")})
+
+	require.NoError(t, migrations.Down(ctx, url, toV3))
+	require.JSONEq(t, `{"version":1,"sourceType":"github","installationId":42,"repoId":186853002,"repoName":"b"}`, meta("num"))
+	require.JSONEq(t, `{"version":1,"sourceType":"github","installationId":42,"repoId":186853003}`, meta("str"))
+	require.JSONEq(t, `{"version":1,"sourceType":"github","installations":[{"id":42,"accountId":7,"accountLogin":"a"},{"id":43,"accountId":8},"junk"]}`, info("gh"))
+	require.Equal(t, untouched, map[string]string{"bad": meta("bad"), "sen": meta("sen"), "ln": info("ln")})
+}

@@ -13,10 +13,12 @@ WHERE wi.id = @id AND w.id = wi.workspace_id AND w.clerk_org_id = @clerk_org_id
 RETURNING wi.*;
 
 -- name: DeleteIntegrationForOrg :one
+-- Returns only what the unlink needs, not the JSON columns: an integration whose row cannot be read can
+-- still be unlinked (and linked again to repair it).
 DELETE FROM lightfast_workspace_integrations wi
 USING lightfast_org_workspaces w
 WHERE wi.id = @id AND w.id = wi.workspace_id AND w.clerk_org_id = @clerk_org_id
-RETURNING wi.*;
+RETURNING wi.provider, wi.installation_id, wi.provider_resource_id;
 
 -- name: CountActiveIntegrationsForResource :one
 SELECT count(*) FROM lightfast_workspace_integrations
@@ -32,7 +34,11 @@ WHERE id = @id AND provider = 'github'
 RETURNING *;
 
 -- name: FindGithubSources :many
-SELECT * FROM lightfast_workspace_integrations
+-- JSON columns undecoded, for package integrations (see ListIntegrationsByWorkspace).
+SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name,
+       resource_meta::json AS resource_meta, sync_config::json AS sync_config, backfill_state::json AS backfill_state,
+       is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at
+FROM lightfast_workspace_integrations
 WHERE provider = 'github' AND provider_resource_id = @repo_id AND is_active
   AND (sqlc.narg('workspace_id')::varchar IS NULL OR workspace_id = sqlc.narg('workspace_id'))
 ORDER BY created_at, id;

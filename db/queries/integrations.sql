@@ -22,7 +22,13 @@ JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
 WHERE wi.id = @id AND w.clerk_org_id = @clerk_org_id;
 
 -- name: ListIntegrationsByWorkspace :many
-SELECT * FROM lightfast_workspace_integrations WHERE workspace_id = @workspace_id ORDER BY created_at, id;
+-- The JSON columns come back undecoded (::json, read as bytes) so that package integrations decodes each
+-- row on its own: one row that cannot be decoded is reported, not a reason to fail the others. The same
+-- holds for every query here that reads several integrations.
+SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name,
+       resource_meta::json AS resource_meta, sync_config::json AS sync_config, backfill_state::json AS backfill_state,
+       is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at
+FROM lightfast_workspace_integrations WHERE workspace_id = @workspace_id ORDER BY created_at, id;
 
 -- name: ListActiveIntegrationsForResource :many
 SELECT * FROM lightfast_workspace_integrations

@@ -86,7 +86,11 @@ WHERE installation_id = @installation_id AND provider_resource_id = @provider_re
 
 -- name: ListIntegrationsForResource :many
 -- Every integration (active or not) linked to one provider resource of an installation.
-SELECT * FROM lightfast_workspace_integrations
+-- JSON columns undecoded, for package integrations (see ListIntegrationsByWorkspace).
+SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name,
+       resource_meta::json AS resource_meta, sync_config::json AS sync_config, backfill_state::json AS backfill_state,
+       is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at
+FROM lightfast_workspace_integrations
 WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id
 ORDER BY created_at, id;
 

@@ -28,7 +28,11 @@ SELECT * FROM lightfast_gw_webhook_deliveries WHERE id = ANY(@ids::text[]) ORDER
 
 -- name: ListActiveIntegrationsForResources :many
 -- The active integrations of several (installation, resource) pairs at once.
-SELECT wi.* FROM lightfast_workspace_integrations wi
+-- JSON columns undecoded, for package integrations (see ListIntegrationsByWorkspace).
+SELECT wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_resource_id, wi.resource_name,
+       wi.resource_meta::json AS resource_meta, wi.sync_config::json AS sync_config, wi.backfill_state::json AS backfill_state,
+       wi.is_active, wi.last_synced_at, wi.last_sync_status, wi.last_sync_error, wi.document_count, wi.connected_by, wi.created_at, wi.updated_at
+FROM lightfast_workspace_integrations wi
 JOIN (SELECT unnest(@installation_ids::text[]) AS installation_id, unnest(@resource_ids::text[]) AS provider_resource_id) AS r
   ON wi.installation_id = r.installation_id AND wi.provider_resource_id = r.provider_resource_id
 WHERE wi.is_active
@@ -54,10 +58,11 @@ ON CONFLICT (workspace_id, source_id) DO NOTHING
 RETURNING integration_id, delivery_id;
 
 -- name: SetDeliveryStatuses :exec
--- @reasons says why an ignored delivery was ignored (kept in last_error); '' clears it.
+-- last_error is cleared, or (non-empty) says why an ignored delivery was ignored and what the processing had
+-- to leave out (an integration of the resource whose row could not be read).
 UPDATE lightfast_gw_webhook_deliveries d
-SET status = u.status, last_error = NULLIF(u.reason, ''), attempts = d.attempts + 1, processed_at = now()
-FROM (SELECT unnest(@ids::text[]) AS id, unnest(@statuses::text[]) AS status, unnest(@reasons::text[]) AS reason) AS u
+SET status = u.status, last_error = NULLIF(u.last_error, ''), attempts = d.attempts + 1, processed_at = now()
+FROM (SELECT unnest(@ids::text[]) AS id, unnest(@statuses::text[]) AS status, unnest(@last_errors::text[]) AS last_error) AS u
 WHERE d.id = u.id;
 
 -- name: LockIntegrations :exec

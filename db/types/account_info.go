@@ -125,16 +125,16 @@ func (p *ProviderAccountInfo) UnmarshalJSON(b []byte) error {
 	switch tag.SourceType {
 	case GitHub:
 		p.GitHub = &GitHubAccountInfo{}
-		return json.Unmarshal(b, p.GitHub)
+		return wrapDecode("provider_account_info", json.Unmarshal(b, p.GitHub))
 	case Vercel:
 		p.Vercel = &VercelAccountInfo{}
-		return json.Unmarshal(b, p.Vercel)
+		return wrapDecode("provider_account_info", json.Unmarshal(b, p.Vercel))
 	case Linear:
 		p.Linear = &LinearAccountInfo{}
-		return json.Unmarshal(b, p.Linear)
+		return wrapDecode("provider_account_info", json.Unmarshal(b, p.Linear))
 	case Sentry:
 		p.Sentry = &SentryAccountInfo{}
-		return json.Unmarshal(b, p.Sentry)
+		return wrapDecode("provider_account_info", json.Unmarshal(b, p.Sentry))
 	}
 	return fmt.Errorf("provider_account_info: unknown sourceType %q", tag.SourceType)
 }

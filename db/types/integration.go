@@ -120,16 +120,16 @@ func (r *ResourceMeta) UnmarshalJSON(b []byte) error {
 	switch tag.SourceType {
 	case GitHub:
 		r.GitHub = &GitHubResourceMeta{}
-		return json.Unmarshal(b, r.GitHub)
+		return wrapDecode("resource_meta", json.Unmarshal(b, r.GitHub))
 	case Vercel:
 		r.Vercel = &VercelResourceMeta{}
-		return json.Unmarshal(b, r.Vercel)
+		return wrapDecode("resource_meta", json.Unmarshal(b, r.Vercel))
 	case Linear:
 		r.Linear = &LinearResourceMeta{}
-		return json.Unmarshal(b, r.Linear)
+		return wrapDecode("resource_meta", json.Unmarshal(b, r.Linear))
 	case Sentry:
 		r.Sentry = &SentryResourceMeta{}
-		return json.Unmarshal(b, r.Sentry)
+		return wrapDecode("resource_meta", json.Unmarshal(b, r.Sentry))
 	}
 	return fmt.Errorf("resource_meta: unknown sourceType %q", tag.SourceType)
 }

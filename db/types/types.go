@@ -86,3 +86,12 @@ func jsonValue(v json.Marshaler) (driver.Value, error) {
 	}
 	return string(b), nil
 }
+
+// wrapDecode prefixes a variant's decode error with its column, so a log line says which column of the
+// row could not be read.
+func wrapDecode(column string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", column, err)
+	}
+	return nil
+}

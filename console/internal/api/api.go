@@ -23,10 +23,12 @@ import (
 	"github.com/lightfastai/connections/console/internal/providerapi"
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/integrations"
 	"github.com/lightfastai/connections/db/routing"
 	"github.com/lightfastai/connections/db/secrets"
 	"github.com/lightfastai/connections/db/types"
 	"github.com/lightfastai/connections/db/vault"
+	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 	"github.com/lightfastai/connections/proto/gen/lightfast/console/v1/consolev1connect"
 )
 
@@ -114,6 +116,16 @@ func Mount(e *echo.Echo, d Deps) {
 }
 
 func (s *server) q() *dbq.Queries { return dbq.New(s.Pool) }
+
+// unreadable reports integrations a listing had to leave out because their rows could not be read: each
+// is logged with its id, and returned for the response's unreadable list.
+func (s *server) unreadable(rows []integrations.Unreadable) []*consolev1.UnreadableIntegration {
+	for _, u := range rows {
+		s.Log.Warn("integration unreadable: listed apart", zap.String("integration_id", u.ID),
+			zap.String("workspace_id", u.WorkspaceID), zap.String("provider", string(u.Provider)), zap.Error(u.Err))
+	}
+	return unreadableMsg(rows)
+}
 
 // workspaceForOrg returns the org's workspace id; another org's is NotFound.
 func (s *server) workspaceForOrg(ctx context.Context, org, id string) (dbq.Workspace, error) {

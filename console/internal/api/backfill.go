@@ -12,6 +12,7 @@ import (
 	"github.com/lightfastai/connections/console/internal/auth"
 	"github.com/lightfastai/connections/console/internal/backfill"
 	"github.com/lightfastai/connections/db"
+	"github.com/lightfastai/connections/db/listcap"
 	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
@@ -73,6 +74,10 @@ func (s backfillService) StartBackfill(ctx context.Context, req *connect.Request
 		return nil, err
 	}
 	opts := backfill.Options{DepthDays: int(m.GetDepthDays()), EntityTypes: m.GetEntityTypes()}
+	// The full check needs the integration's provider; the list is capped before anything is read.
+	if err := listcap.Check(len(opts.EntityTypes), backfill.MaxEntityTypes); err != nil {
+		return nil, errInvalid("at most %d entity_types (got %d)", backfill.MaxEntityTypes, len(opts.EntityTypes))
+	}
 	if opts.DepthDays < 0 || opts.DepthDays > backfill.MaxDepthDays {
 		return nil, errInvalid("depth_days must be between 1 and %d (0 for the default of %d)", backfill.MaxDepthDays, backfill.DefaultDepthDays)
 	}

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/integrations"
 	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
@@ -204,6 +205,17 @@ func resourceMetaMsg(m *types.ResourceMeta) *consolev1.ResourceMeta {
 		}}}
 	}
 	return nil
+}
+
+func unreadableMsg(rows []integrations.Unreadable) []*consolev1.UnreadableIntegration {
+	out := make([]*consolev1.UnreadableIntegration, 0, len(rows))
+	for _, u := range rows {
+		out = append(out, &consolev1.UnreadableIntegration{
+			Id: u.ID, WorkspaceId: u.WorkspaceID, InstallationId: u.InstallationID, Provider: toProtoProvider[u.Provider],
+			ProviderResourceId: u.ProviderResourceID, ResourceName: u.ResourceName, Reason: u.Err.Error(),
+		})
+	}
+	return out
 }
 
 func integrationsMsg(rows []dbq.Integration) []*consolev1.Integration {

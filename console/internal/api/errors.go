@@ -95,6 +95,10 @@ func toConnect(err error) (cerr *connect.Error, unexpected bool) {
 		return connect.NewError(connect.CodeNotFound, errors.New("state not found")), false
 	case db.IsNotFound(err):
 		return connect.NewError(connect.CodeNotFound, errors.New("not found")), false
+	case db.IsUnreadableRow(err):
+		// Logged as unexpected (with the row's column and cause) for an operator; the caller learns only
+		// that retrying will not help.
+		return connect.NewError(connect.CodeFailedPrecondition, errors.New("stored data this call needs cannot be read (malformed); unlink and link the resource again, or ask an operator to repair it")), true
 	case db.IsConstraint(err, db.UniqueViolation, "org_workspaces_clerk_org_id_slug_key"):
 		return connect.NewError(connect.CodeAlreadyExists, errors.New("a workspace with this slug already exists")), false
 	case errors.Is(err, context.Canceled):

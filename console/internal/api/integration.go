@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"connectrpc.com/connect"
@@ -12,6 +11,8 @@ import (
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/integrations"
+	"github.com/lightfastai/connections/db/listcap"
 	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
@@ -43,7 +44,7 @@ type linkRequest struct {
 	workspaceID, installationID string
 	provider                    types.Provider
 	kind                        string   // "repository", "project", "team": for messages
-	resourceIDs                 []string // in request order, possibly repeated
+	resourceIDs                 []string // from linkIDs: distinct, in request order
 	startBackfill               bool
 	backfill                    *consolev1.BackfillOptions
 	resolve                     resolver
@@ -58,6 +59,37 @@ type workspaceToCreate struct {
 	row    dbq.Workspace
 }
 
+// maxResourceIDLen is the width of provider_resource_id.
+const maxResourceIDLen = 191
+
+// linkIDs turns the resources a link call names into distinct ids, in request order. The raw list is
+// capped before anything else is done with it, so a call naming tens of thousands costs one comparison;
+// duplicates are then dropped in one pass.
+func linkIDs[T any](kind string, items []T, id func(T) string) ([]string, error) {
+	if err := listcap.Check(len(items), maxLinkBatch); err != nil {
+		return nil, errInvalid("at most %d %s per call (got %d)", maxLinkBatch, plural(kind), len(items))
+	}
+	if len(items) == 0 {
+		return nil, errInvalid("at least one %s is required", kind)
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		s := id(it)
+		if s == "" || len(s) > maxResourceIDLen {
+			return nil, errInvalid("every %s needs its id", kind)
+		}
+		out = append(out, s)
+	}
+	return listcap.Unique(out, maxLinkBatch)
+}
+
+func plural(kind string) string {
+	if kind == "repository" {
+		return "repositories"
+	}
+	return kind + "s"
+}
+
 // link links resources to a workspace: it checks the workspace and connection belong to the caller's
 // organisation, reads the resources from the provider with the stored token, then in one transaction
 // writes workspace_integrations and gw_resources (and backfill jobs when asked), and after the commit puts
@@ -70,21 +102,7 @@ func (s integrationService) link(ctx context.Context, r linkRequest) ([]dbq.Inte
 	if (r.workspaceID == "" && r.newWorkspace == nil) || r.installationID == "" {
 		return nil, 0, errInvalid("workspace_id and installation_id are required")
 	}
-	if len(r.resourceIDs) == 0 {
-		return nil, 0, errInvalid("at least one %s is required", r.kind)
-	}
-	var wanted []string
-	for _, id := range r.resourceIDs {
-		if id == "" || len(id) > 191 {
-			return nil, 0, errInvalid("every %s needs an id", r.kind)
-		}
-		if !slices.Contains(wanted, id) {
-			wanted = append(wanted, id)
-		}
-	}
-	if len(wanted) > maxLinkBatch {
-		return nil, 0, errInvalid("at most %d %ss per call", maxLinkBatch, r.kind)
-	}
+	wanted := r.resourceIDs
 	var job backfillJob
 	if r.startBackfill {
 		if job, err = backfillJobFor(r.provider, r.backfill); err != nil {
@@ -194,21 +212,25 @@ func (s integrationService) ListSources(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q().ListIntegrationsByWorkspace(ctx, ws.ID)
+	rows, unreadable, err := integrations.ListByWorkspace(ctx, s.q(), ws.ID)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&consolev1.ListSourcesResponse{Integrations: integrationsMsg(rows)}), nil
+	return connect.NewResponse(&consolev1.ListSourcesResponse{
+		Integrations: integrationsMsg(rows), Unreadable: s.unreadable(unreadable),
+	}), nil
 }
 
 func (s integrationService) BulkLinkGitHubRepositories(ctx context.Context, req *connect.Request[consolev1.BulkLinkGitHubRepositoriesRequest]) (*connect.Response[consolev1.BulkLinkGitHubRepositoriesResponse], error) {
 	m := req.Msg
-	idList := make([]string, 0, len(m.GetRepositories()))
-	for _, r := range m.GetRepositories() {
+	idList, err := linkIDs("repository", m.GetRepositories(), func(r *consolev1.GitHubRepository) string {
 		if r.GetId() <= 0 {
-			return nil, errInvalid("every repository needs its GitHub id")
+			return ""
 		}
-		idList = append(idList, strconv.FormatInt(r.GetId(), 10))
+		return strconv.FormatInt(r.GetId(), 10)
+	})
+	if err != nil {
+		return nil, err
 	}
 	rows, created, err := s.link(ctx, linkRequest{
 		workspaceID: m.GetWorkspaceId(), installationID: m.GetInstallationId(), provider: types.GitHub, kind: "repository",
@@ -237,19 +259,15 @@ func (s integrationService) githubRepos(ctx context.Context, inst dbq.Installati
 	return out, nil
 }
 
-func vercelProjectIDs(projects []*consolev1.VercelProject) []string {
-	out := make([]string, 0, len(projects))
-	for _, p := range projects {
-		out = append(out, p.GetId())
-	}
-	return out
-}
-
 func (s integrationService) BulkLinkVercelProjects(ctx context.Context, req *connect.Request[consolev1.BulkLinkVercelProjectsRequest]) (*connect.Response[consolev1.BulkLinkVercelProjectsResponse], error) {
 	m := req.Msg
+	idList, err := linkIDs("project", m.GetProjects(), (*consolev1.VercelProject).GetId)
+	if err != nil {
+		return nil, err
+	}
 	rows, created, err := s.link(ctx, linkRequest{
 		workspaceID: m.GetWorkspaceId(), installationID: m.GetInstallationId(), provider: types.Vercel, kind: "project",
-		resourceIDs: vercelProjectIDs(m.GetProjects()), startBackfill: m.GetStartBackfill(), backfill: m.GetBackfillOptions(), resolve: s.vercelProjects,
+		resourceIDs: idList, startBackfill: m.GetStartBackfill(), backfill: m.GetBackfillOptions(), resolve: s.vercelProjects,
 	})
 	if err != nil {
 		return nil, err
@@ -262,9 +280,13 @@ func (s integrationService) LinkVercelProject(ctx context.Context, req *connect.
 	if m.GetProject() == nil {
 		return nil, errInvalid("project is required")
 	}
+	idList, err := linkIDs("project", []*consolev1.VercelProject{m.GetProject()}, (*consolev1.VercelProject).GetId)
+	if err != nil {
+		return nil, err
+	}
 	rows, created, err := s.link(ctx, linkRequest{
 		workspaceID: m.GetWorkspaceId(), installationID: m.GetInstallationId(), provider: types.Vercel, kind: "project",
-		resourceIDs: []string{m.GetProject().GetId()}, startBackfill: m.GetStartBackfill(), backfill: m.GetBackfillOptions(), resolve: s.vercelProjects,
+		resourceIDs: idList, startBackfill: m.GetStartBackfill(), backfill: m.GetBackfillOptions(), resolve: s.vercelProjects,
 	})
 	if err != nil {
 		return nil, err
@@ -292,9 +314,9 @@ func (s integrationService) vercelProjects(ctx context.Context, inst dbq.Install
 
 func (s integrationService) BulkLinkLinearTeams(ctx context.Context, req *connect.Request[consolev1.BulkLinkLinearTeamsRequest]) (*connect.Response[consolev1.BulkLinkLinearTeamsResponse], error) {
 	m := req.Msg
-	idList := make([]string, 0, len(m.GetTeams()))
-	for _, t := range m.GetTeams() {
-		idList = append(idList, t.GetId())
+	idList, err := linkIDs("team", m.GetTeams(), (*consolev1.LinearTeam).GetId)
+	if err != nil {
+		return nil, err
 	}
 	rows, created, err := s.link(ctx, linkRequest{
 		workspaceID: m.GetWorkspaceId(), installationID: m.GetInstallationId(), provider: types.Linear, kind: "team",
@@ -322,9 +344,9 @@ func (s integrationService) linearTeams(ctx context.Context, _ dbq.Installation,
 
 func (s integrationService) BulkLinkSentryProjects(ctx context.Context, req *connect.Request[consolev1.BulkLinkSentryProjectsRequest]) (*connect.Response[consolev1.BulkLinkSentryProjectsResponse], error) {
 	m := req.Msg
-	idList := make([]string, 0, len(m.GetProjects()))
-	for _, p := range m.GetProjects() {
-		idList = append(idList, p.GetId())
+	idList, err := linkIDs("project", m.GetProjects(), (*consolev1.SentryProject).GetId)
+	if err != nil {
+		return nil, err
 	}
 	rows, created, err := s.link(ctx, linkRequest{
 		workspaceID: m.GetWorkspaceId(), installationID: m.GetInstallationId(), provider: types.Sentry, kind: "project",
@@ -366,8 +388,9 @@ func (s integrationService) UpdateEvents(ctx context.Context, req *connect.Reque
 	if req.Msg.GetIntegrationId() == "" {
 		return nil, errInvalid("integration_id is required")
 	}
-	if len(req.Msg.GetEvents()) > maxEvents {
-		return nil, errInvalid("at most %d events", maxEvents)
+	events, err := listcap.Unique(req.Msg.GetEvents(), maxEvents)
+	if err != nil {
+		return nil, errInvalid("at most %d events (got %d)", maxEvents, len(req.Msg.GetEvents()))
 	}
 	in, err := s.q().GetIntegrationForOrg(ctx, dbq.GetIntegrationForOrgParams{ID: req.Msg.GetIntegrationId(), ClerkOrgID: p.OrgID})
 	if db.IsNotFound(err) {
@@ -376,7 +399,7 @@ func (s integrationService) UpdateEvents(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, err
 	}
-	events, err := knownEvents(in.Provider, req.Msg.GetEvents())
+	events, err = knownEvents(in.Provider, events)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +422,7 @@ func (s integrationService) UnlinkIntegration(ctx context.Context, req *connect.
 		return nil, errInvalid("integration_id is required")
 	}
 	var (
-		gone    dbq.Integration
+		gone    dbq.DeleteIntegrationForOrgRow
 		unroute bool
 	)
 	err = db.WithTx(ctx, s.Pool, func(tx pgx.Tx) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/integrations"
 	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
@@ -37,11 +38,13 @@ func (s sourceService) FindByGithubRepoId(ctx context.Context, req *connect.Requ
 	if ws := req.Msg.GetWorkspaceId(); ws != "" {
 		params.WorkspaceID = &ws
 	}
-	rows, err := s.q().FindGithubSources(ctx, params)
+	rows, unreadable, err := integrations.FindGitHubSources(ctx, s.q(), params)
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&consolev1.FindByGithubRepoIdResponse{Sources: integrationsMsg(rows)}), nil
+	return connect.NewResponse(&consolev1.FindByGithubRepoIdResponse{
+		Sources: integrationsMsg(rows), Unreadable: s.unreadable(unreadable),
+	}), nil
 }
 
 func (s sourceService) GetSourceIdByGithubRepoId(ctx context.Context, req *connect.Request[consolev1.GetSourceIdByGithubRepoIdRequest]) (*connect.Response[consolev1.GetSourceIdByGithubRepoIdResponse], error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/listcap"
 	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
@@ -96,28 +97,21 @@ func (s integrationService) UpdateSyncConfig(ctx context.Context, req *connect.R
 // knownEvents checks events against what the provider's transformers handle and drops repeats.
 func knownEvents(p types.Provider, in []string) ([]string, error) {
 	known := types.DefaultEvents[p]
-	out := []string{}
 	for _, e := range in {
+		// known has a handful of entries: a scan of it is constant work per event.
 		if !slices.Contains(known, e) {
 			return nil, errInvalid("unknown %s event %q; known events: %v", p, e, known)
 		}
-		if !slices.Contains(out, e) {
-			out = append(out, e)
-		}
 	}
-	return out, nil
+	return listcap.Unique(in, len(in)) // callers cap the list before any work
 }
 
 // globs validates branch or path patterns and drops repeats.
 func globs(field string, in []string) ([]string, error) {
-	out := []string{}
 	for i, g := range in {
 		if err := types.ValidateGlob(g); err != nil {
 			return nil, errInvalid("%s[%d]: %v", field, i, err)
 		}
-		if !slices.Contains(out, g) {
-			out = append(out, g)
-		}
 	}
-	return out, nil
+	return listcap.Unique(in, len(in)) // callers cap the list before any work
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/jobs"
+	"github.com/lightfastai/connections/db/listcap"
 	"github.com/lightfastai/connections/db/types"
 )
 
@@ -57,6 +58,10 @@ const (
 	DefaultDepthDays = 30
 	MaxDepthDays     = 365
 )
+
+// MaxEntityTypes caps the entity types one request may name (a provider fetches at most a handful, so
+// a longer list can only be repeats or noise).
+const MaxEntityTypes = 10
 
 // Options bound a backfill; zero values take the defaults.
 type Options struct {
@@ -165,6 +170,9 @@ func Status(ctx context.Context, q dbq.DBTX, orgID, integrationID string) (types
 func (o Options) Check(p types.Provider) error {
 	if o.DepthDays < 0 || o.DepthDays > MaxDepthDays {
 		return fmt.Errorf("%w: depth_days must be between 1 and %d (0 for the default of %d)", ErrInvalidOptions, MaxDepthDays, DefaultDepthDays)
+	}
+	if err := listcap.Check(len(o.EntityTypes), MaxEntityTypes); err != nil {
+		return fmt.Errorf("%w: at most %d entity types (got %d)", ErrInvalidOptions, MaxEntityTypes, len(o.EntityTypes))
 	}
 	supported := EntityTypes(p)
 	if supported == nil {

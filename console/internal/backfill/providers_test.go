@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lightfastai/connections/console/internal/backfill"
 	"github.com/lightfastai/connections/console/internal/transform"
+	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/types"
 )
@@ -162,4 +164,34 @@ func TestBackfillsThatCannotWorkFailClearly(t *testing.T) {
 			require.Zero(t, rows)
 		})
 	}
+}
+
+// TestUnreadableIntegrationFailsTheBackfillAtOnce: a backfill whose integration row cannot be read (its
+// resource_meta was overwritten with a malformed value after the backfill was queued) ends failed with a
+// clear error and its job is cancelled, not retried against a row that stays malformed.
+func TestUnreadableIntegrationFailsTheBackfillAtOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t, backfill.Config{})
+	tn, in, _ := e.github(t, 1, 0, 0)
+	ctx := context.Background()
+	var st types.BackfillState
+	require.NoError(t, db.WithTx(ctx, e.pool, func(tx pgx.Tx) error {
+		var err error
+		if st, err = backfill.Start(ctx, tx, e.client, tn.org, in.ID, backfill.Options{DepthDays: allHistory}); err != nil {
+			return err
+		}
+		// In the same transaction, so the worker never sees the readable row.
+		_, err = tx.Exec(ctx, `UPDATE lightfast_workspace_integrations SET resource_meta = resource_meta || '{"repoId": {"x": 1}}' WHERE id = $1`, in.ID)
+		return err
+	}))
+	job := e.waitJob(t, st.JobID)
+	require.Equal(t, "cancelled", string(job.State), "not retried")
+	require.Equal(t, 1, job.Attempt)
+	var final types.BackfillState
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT backfill_state FROM lightfast_workspace_integrations WHERE id = $1`, in.ID).Scan(&final))
+	require.Equal(t, types.BackfillFailed, final.Status)
+	require.Equal(t, "the integration's stored settings cannot be read", final.Error)
+	require.Equal(t, st.JobID, final.JobID)
+	rows, _ := e.observations(t, in.ID)
+	require.Zero(t, rows)
 }

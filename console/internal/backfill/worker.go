@@ -180,6 +180,17 @@ func (w *Worker) begin(ctx context.Context, job *river.Job[jobs.BackfillRun]) (*
 				stop = river.JobCancel(errors.New("the integration no longer exists"))
 				return nil
 			}
+			if db.IsUnreadableRow(err) {
+				// A malformed row stays malformed: end the backfill now rather than after every retry. The
+				// state is rewritten whole, so this works even when backfill_state is the broken column.
+				log.Warn("backfill failed: the integration's row cannot be read", zap.Error(db.Interpret(err)))
+				st := ended(types.BackfillState{JobID: job.ID}, types.BackfillFailed, "the integration's stored settings cannot be read")
+				if err := q.SetBackfillState(ctx, dbq.SetBackfillStateParams{BackfillState: st, ID: job.Args.IntegrationID}); err != nil {
+					return fmt.Errorf("save backfill state: %w", db.Interpret(err))
+				}
+				stop = river.JobCancel(errors.New(st.Error))
+				return nil
+			}
 			return fmt.Errorf("load integration: %w", db.Interpret(err))
 		}
 		st := integ.BackfillState

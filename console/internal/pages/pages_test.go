@@ -94,6 +94,9 @@ func (f *fakeAPI) ListSources(ctx context.Context, req *connect.Request[consolev
 			Backfill: &consolev1.BackfillState{Status: consolev1.BackfillStatus_BACKFILL_STATUS_RUNNING, Processed: 3, Total: &total}},
 		{Id: "int_vc", WorkspaceId: req.Msg.GetWorkspaceId(), InstallationId: "inst_vc_gone", Provider: consolev1.Provider_PROVIDER_VERCEL,
 			ProviderResourceId: "prj_1", ResourceName: "site " + markup, IsActive: false},
+	}, Unreadable: []*consolev1.UnreadableIntegration{
+		{Id: "int_bad", WorkspaceId: req.Msg.GetWorkspaceId(), InstallationId: "inst_gh", Provider: consolev1.Provider_PROVIDER_GITHUB,
+			ProviderResourceId: "103", ResourceName: "octo/three", Reason: "resource_meta: cannot read repoId " + markup},
 	}}), nil
 }
 
@@ -343,6 +346,10 @@ func TestSourcesPage(t *testing.T) {
 	require.Contains(t, body, `data-resource-name="site &lt;script&gt;`)
 	require.Contains(t, body, `data-active="false" data-backfill-status="idle"`)
 	require.Contains(t, body, `<td class="state">inactive</td>`)
+	// An integration whose row cannot be read is shown with the reason, and no actions.
+	require.Contains(t, body, `data-integration-id="int_bad" data-installation-id="inst_gh" data-resource-id="103" data-resource-name="octo/three" data-active="false"`)
+	require.Contains(t, body, `unreadable: <span class="unreadable-reason">resource_meta: cannot read repoId &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span>`)
+	require.NotContains(t, body, `data-action="backfill" data-integration-id="int_bad"`)
 	// Observations, newest first, with only safe links.
 	require.Contains(t, body, "Pushed &lt;script&gt;")
 	require.Contains(t, body, `href="#ZgotmplZ"`)

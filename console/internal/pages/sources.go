@@ -70,6 +70,8 @@ type integrationView struct {
 	BackfillError  string
 	Documents      int32
 	LastEvent      time.Time
+	// Unreadable says why the integration's stored settings cannot be read (empty when they can).
+	Unreadable string
 }
 
 type observationView struct {
@@ -131,6 +133,15 @@ func (p *Pages) sources(c echo.Context) error {
 		pv.Integrations = append(pv.Integrations, iv)
 		if in.GetIsActive() {
 			linked[in.GetInstallationId()+"/"+in.GetProviderResourceId()] = true
+		}
+	}
+	// Integrations whose rows cannot be read are shown as such, so the rest of the page still works.
+	for _, u := range srcs.Msg.GetUnreadable() {
+		if pv := byProvider[u.GetProvider()]; pv != nil {
+			pv.Integrations = append(pv.Integrations, integrationView{
+				ID: u.GetId(), InstallationID: u.GetInstallationId(), ResourceID: u.GetProviderResourceId(),
+				Name: u.GetResourceName(), Unreadable: u.GetReason(),
+			})
 		}
 	}
 	for _, conn := range conns.Msg.GetConnections() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"testing"
 	"time"
 
@@ -14,7 +15,10 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/lightfastai/connections/console/internal/worker"
 	"github.com/lightfastai/connections/db"
@@ -38,6 +42,7 @@ type bundle struct {
 	webhook *worker.WebhookWorker
 	reg     *prometheus.Registry
 	events  <-chan *river.Event
+	logs    *observer.ObservedLogs // the worker's log lines (they also go to the test log)
 }
 
 // setup starts a River client working the webhooks queue on a fresh database. crash, when set, runs
@@ -46,7 +51,9 @@ func setup(t *testing.T, crash func(ctx context.Context) error) *bundle {
 	t.Helper()
 	pool := dbtest.NewPool(t)
 	reg := prometheus.NewRegistry()
-	ww := worker.NewWebhookWorker(pool, worker.NewMetrics(reg), zaptest.NewLogger(t))
+	observed, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), observed))
+	ww := worker.NewWebhookWorker(pool, worker.NewMetrics(reg), log)
 	if crash != nil {
 		worker.SetBeforeComplete(ww, crash)
 	}
@@ -73,7 +80,7 @@ func setup(t *testing.T, crash func(ctx context.Context) error) *bundle {
 		defer done()
 		_ = client.Stop(stopCtx)
 	})
-	return &bundle{pool: pool, q: dbq.New(pool), client: client, webhook: ww, reg: reg, events: events}
+	return &bundle{pool: pool, q: dbq.New(pool), client: client, webhook: ww, reg: reg, events: events, logs: logs}
 }
 
 // tenant is a workspace with an installation in its org.
@@ -232,6 +239,28 @@ func (b *bundle) counter(t *testing.T, provider, event, outcome string) float64 
 				labels[l.GetName()] = l.GetValue()
 			}
 			if labels["provider"] == provider && labels["event"] == event && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// metricValue is the value of the counter name with the given labels (0 when it has no such series).
+func (b *bundle) metricValue(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := b.reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			if maps.Equal(got, labels) {
 				return m.GetCounter().GetValue()
 			}
 		}

@@ -21,6 +21,7 @@ type Metrics struct {
 	deliveries   *prometheus.CounterVec
 	observations *prometheus.CounterVec
 	lag          *prometheus.HistogramVec
+	skipped      *prometheus.CounterVec
 }
 
 // NewMetrics registers the worker metrics on reg.
@@ -39,8 +40,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from the gateway receiving a delivery to its observations being committed, by provider.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
 		}, []string{"provider"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "console_webhook_integrations_skipped_total",
+			Help: "Integrations a processed webhook delivery left out because their row could not be read (malformed JSON), by provider. The delivery's last_error names them.",
+		}, []string{"provider"}),
 	}
-	reg.MustRegister(m.deliveries, m.observations, m.lag)
+	reg.MustRegister(m.deliveries, m.observations, m.lag, m.skipped)
 	return m
 }
 
@@ -59,4 +64,11 @@ func (m *Metrics) committed(p types.Provider, inserted int, receivedAt time.Time
 		m.observations.WithLabelValues(string(p)).Add(float64(inserted))
 	}
 	m.lag.WithLabelValues(string(p)).Observe(now.Sub(receivedAt).Seconds())
+}
+
+func (m *Metrics) skippedIntegrations(p types.Provider, n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.skipped.WithLabelValues(string(p)).Add(float64(n))
 }

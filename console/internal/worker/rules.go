@@ -3,7 +3,6 @@ package worker
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/lightfastai/connections/console/internal/transform"
 	"github.com/lightfastai/connections/db/types"
@@ -40,16 +39,4 @@ func skipReason(cfg types.SyncConfig, eventType string, scope *transform.GitHubS
 // ignoredBecause joins the per-integration reasons into one last_error, bounded by maxErrorLen.
 func ignoredBecause(reasons []string) string {
 	return truncate(strings.Join(reasons, "; "), maxErrorLen)
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }

@@ -76,6 +76,11 @@ func (w *SyncConfigWorker) sync(ctx context.Context, job *river.Job[jobs.SyncCon
 	if db.IsNotFound(err) {
 		return river.JobCancel(errors.New("sync config: integration not found"))
 	}
+	if db.IsUnreadableRow(err) {
+		// Retrying cannot repair a malformed row.
+		w.log.Warn("sync config: integration skipped: its row cannot be read", zap.String("integration_id", job.Args.IntegrationID), zap.Error(db.Interpret(err)))
+		return river.JobCancel(fmt.Errorf("sync config: %w", db.Interpret(err)))
+	}
 	if err != nil {
 		return fmt.Errorf("sync config: load integration: %w", db.Interpret(err))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/lightfastai/connections/console/internal/providerapi"
 	"github.com/lightfastai/connections/console/internal/simtest"
 	"github.com/lightfastai/connections/console/internal/worker"
+	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/dbtest"
 	"github.com/lightfastai/connections/db/ids"
@@ -161,6 +162,22 @@ func TestSyncConfigCancelsWithoutAUsableConnection(t *testing.T) {
 	require.Nil(t, got.LastSyncedAt, "a failed sync does not move last_synced_at")
 
 	require.ErrorAs(t, s.run(t, "no-such-integration"), &cancel)
+}
+
+// TestSyncConfigCancelsForAnUnreadableIntegration: a row that cannot be read stays so; the job is
+// cancelled with the reason rather than retried.
+func TestSyncConfigCancelsForAnUnreadableIntegration(t *testing.T) {
+	t.Parallel()
+	s := setupSync(t)
+	inst, repos := s.sim.GitHub(t, 1)
+	in := s.link(t, s.connect(t, inst), repos[0])
+	_, err := s.pool.Exec(context.Background(), `UPDATE lightfast_workspace_integrations SET resource_meta = resource_meta || '{"repoId": true}' WHERE id = $1`, in.ID)
+	require.NoError(t, err)
+	err = s.run(t, in.ID)
+	var cancel *rivertype.JobCancelError
+	require.ErrorAs(t, err, &cancel)
+	require.ErrorIs(t, err, db.ErrUnreadableRow)
+	require.ErrorContains(t, err, "repoId")
 }
 
 func TestSyncConfigSkipsInactiveIntegrations(t *testing.T) {

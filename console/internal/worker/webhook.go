@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +23,7 @@ import (
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/integrations"
 	"github.com/lightfastai/connections/db/jobs"
 	"github.com/lightfastai/connections/db/types"
 )
@@ -87,6 +90,7 @@ type result struct {
 	event      string
 	outcome    string // "" when nothing new happened (a duplicate job, an unrouted delivery)
 	inserted   int
+	skipped    int // integrations of the resource left out because their row could not be read
 	receivedAt time.Time
 }
 
@@ -120,6 +124,7 @@ func (w *WebhookWorker) Work(ctx context.Context, job *river.Job[jobs.WebhookPro
 	}
 	if req.res.outcome != "" {
 		w.metrics.outcome(req.res.provider, req.res.event, req.res.outcome)
+		w.metrics.skippedIntegrations(req.res.provider, req.res.skipped)
 		if req.res.outcome == OutcomeProcessed {
 			w.metrics.committed(req.res.provider, req.res.inserted, req.res.receivedAt, w.now())
 		}
@@ -191,6 +196,7 @@ type item struct {
 	obs        []transform.Observation
 	allowed    []dbq.Integration
 	all        []dbq.Integration
+	skipped    []integrations.Unreadable // integrations of the resource that could not be read
 	configPush *transform.PushConfigChange
 }
 
@@ -279,17 +285,21 @@ func (w *WebhookWorker) batch(ctx context.Context, tx pgx.Tx, reqs []*request) e
 		p := dbq.SetDeliveryStatusesParams{}
 		for _, it := range items {
 			p.Ids, p.Statuses = append(p.Ids, it.d.ID), append(p.Statuses, it.status)
-			reason := ""
-			if it.status == StatusIgnored {
-				reason = it.reason
+			// last_error says why an ignored delivery was ignored and which integrations were skipped
+			// because their rows could not be read.
+			msg := skippedError(it.skipped)
+			if it.status == StatusIgnored && it.reason != "" {
+				msg = strings.TrimSuffix(it.reason+"; "+msg, "; ")
 			}
-			p.Reasons = append(p.Reasons, reason)
+			p.LastErrors = append(p.LastErrors, truncate(msg, maxErrorLen))
 			for i, r := range it.reqs {
 				r.res.outcome = OutcomeIgnored
 				if it.status == StatusDelivered {
 					r.res.outcome = OutcomeProcessed
 				}
-				if i > 0 {
+				if i == 0 {
+					r.res.skipped = len(it.skipped)
+				} else {
 					r.res.outcome = "" // a second job for the same delivery did nothing new
 				}
 			}
@@ -357,9 +367,12 @@ func completeJobs(ctx context.Context, tx pgx.Tx, reqs []*request) error {
 
 type resourceKey struct{ installation, resource string }
 
-// loadIntegrations finds the active integrations of every routed delivery in one query.
+// loadIntegrations finds the active integrations of every routed delivery in one query. An integration
+// whose row cannot be read is logged and left out: the delivery still reaches the others of its resource,
+// and its last_error names the one skipped (a malformed row must not dead-letter every delivery of the
+// resource, for every workspace linked to it).
 func (w *WebhookWorker) loadIntegrations(ctx context.Context, q *dbq.Queries, items []*item) error {
-	var p dbq.ListActiveIntegrationsForResourcesParams
+	var installationIDs, resourceIDs []string
 	seen := map[resourceKey]bool{}
 	for _, it := range items {
 		if it.d.InstallationID == nil || it.d.ProviderResourceID == nil {
@@ -368,27 +381,62 @@ func (w *WebhookWorker) loadIntegrations(ctx context.Context, q *dbq.Queries, it
 		k := resourceKey{*it.d.InstallationID, *it.d.ProviderResourceID}
 		if !seen[k] {
 			seen[k] = true
-			p.InstallationIds, p.ResourceIds = append(p.InstallationIds, k.installation), append(p.ResourceIds, k.resource)
+			installationIDs, resourceIDs = append(installationIDs, k.installation), append(resourceIDs, k.resource)
 		}
 	}
-	if len(p.InstallationIds) == 0 {
+	if len(installationIDs) == 0 {
 		return nil
 	}
-	rows, err := q.ListActiveIntegrationsForResources(ctx, p)
+	rows, unreadable, err := integrations.ListActiveForResources(ctx, q, installationIDs, resourceIDs)
 	if err != nil {
-		return fmt.Errorf("list integrations: %w", db.Interpret(err))
+		return err
 	}
 	byKey := map[resourceKey][]dbq.Integration{}
 	for _, in := range rows {
 		k := resourceKey{in.InstallationID, in.ProviderResourceID}
 		byKey[k] = append(byKey[k], in)
 	}
+	skipped := map[resourceKey][]integrations.Unreadable{}
+	for _, u := range unreadable {
+		w.log.Warn("integration skipped: its row cannot be read", zap.String("integration_id", u.ID),
+			zap.String("workspace_id", u.WorkspaceID), zap.String("provider", string(u.Provider)), zap.Error(u.Err))
+		k := resourceKey{u.InstallationID, u.ProviderResourceID}
+		skipped[k] = append(skipped[k], u)
+	}
 	for _, it := range items {
 		if it.d.InstallationID != nil && it.d.ProviderResourceID != nil {
-			it.all = byKey[resourceKey{*it.d.InstallationID, *it.d.ProviderResourceID}]
+			k := resourceKey{*it.d.InstallationID, *it.d.ProviderResourceID}
+			it.all, it.skipped = byKey[k], skipped[k]
 		}
 	}
 	return nil
+}
+
+// skippedError is the delivery's last_error when integrations were skipped ("" when none were).
+func skippedError(skipped []integrations.Unreadable) string {
+	var b strings.Builder
+	for _, u := range skipped {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString("skipped " + u.Error())
+	}
+	return truncate(b.String(), maxErrorLen)
+}
+
+// truncate cuts s to at most n bytes without leaving a UTF-8 sequence split at the end.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for range utf8.UTFMax - 1 {
+		if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size != 1 {
+			break
+		}
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // plan decides, without writing, what a delivery becomes: its status, its observations and the
@@ -538,10 +586,7 @@ func (w *WebhookWorker) failed(ctx context.Context, job *river.Job[jobs.WebhookP
 	// An unreadable payload stays unreadable: dead-letter it now rather than after every retry.
 	permanent := errors.Is(err, transform.ErrInvalidPayload)
 	dead := permanent || job.Attempt >= job.MaxAttempts
-	msg := err.Error()
-	if len(msg) > maxErrorLen {
-		msg = msg[:maxErrorLen]
-	}
+	msg := truncate(err.Error(), maxErrorLen)
 	// The job's own context may be what failed (timeout, shutdown); the bookkeeping must still land.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

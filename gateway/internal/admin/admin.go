@@ -24,6 +24,7 @@ import (
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/jobs"
+	"github.com/lightfastai/connections/db/listcap"
 	"github.com/lightfastai/connections/db/platform"
 	"github.com/lightfastai/connections/db/routing"
 	"github.com/lightfastai/connections/db/types"
@@ -252,7 +253,11 @@ type ReplayResult struct {
 	Skipped  int `json:"skipped"`
 }
 
-const maxReplayIDs = 1000
+const (
+	maxReplayIDs = 1000
+	// maxDeliveryIDLen is the width of gw_webhook_deliveries.id.
+	maxDeliveryIDLen = 191
+)
 
 func (a *API) replay(c echo.Context) error {
 	var req ReplayRequest
@@ -261,13 +266,22 @@ func (a *API) replay(c echo.Context) error {
 	if err := dec.Decode(&req); err != nil {
 		return platform.Errorf(http.StatusBadRequest, "invalid_body", "body must be {deliveryIds: [...]} or {all: true, provider?, since?, until?}")
 	}
+	// The list is capped before anything else looks at it, then de-duplicated in one pass: a repeated id
+	// is replayed once.
+	deliveryIDs, err := listcap.Unique(req.DeliveryIDs, maxReplayIDs)
+	if err != nil {
+		return platform.Errorf(http.StatusBadRequest, "too_many_ids", "at most %d deliveryIds per call (got %d)", maxReplayIDs, len(req.DeliveryIDs))
+	}
 	switch {
-	case req.All == (len(req.DeliveryIDs) > 0):
+	case req.All == (len(deliveryIDs) > 0):
 		return platform.Errorf(http.StatusBadRequest, "invalid_body", "give either deliveryIds or all: true")
-	case len(req.DeliveryIDs) > maxReplayIDs:
-		return platform.Errorf(http.StatusBadRequest, "too_many_ids", "at most %d deliveryIds per call", maxReplayIDs)
 	case !req.All && (req.Provider != "" || req.Since != nil || req.Until != nil):
 		return platform.Errorf(http.StatusBadRequest, "invalid_body", "provider, since and until go with all: true")
+	}
+	for _, id := range deliveryIDs {
+		if id == "" || len(id) > maxDeliveryIDLen {
+			return platform.Errorf(http.StatusBadRequest, "invalid_delivery_id", "every deliveryId is a delivery's id (1 to %d characters)", maxDeliveryIDLen)
+		}
 	}
 	if req.Provider != "" {
 		if _, err := types.ParseProvider(req.Provider); err != nil {
@@ -278,7 +292,7 @@ func (a *API) replay(c echo.Context) error {
 	ctx := context.WithoutCancel(c.Request().Context())
 	var res ReplayResult
 	if !req.All {
-		for _, id := range req.DeliveryIDs {
+		for _, id := range deliveryIDs {
 			a.count(&res, a.replayOne(ctx, id))
 		}
 		return c.JSON(http.StatusOK, res)

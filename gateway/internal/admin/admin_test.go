@@ -296,3 +296,38 @@ func TestReplayAllInRange(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Equal(t, "too_many_ids", body["error"].(map[string]any)["code"])
 }
+
+// TestSecurityReplayListIsCappedAndDeduplicated: a replay naming more ids than the cap is refused whole
+// (400 too_many_ids) and replays nothing, however many of them repeat one real dead-lettered id; within
+// the cap a repeated id is replayed once; an id that cannot be a delivery's is refused before any lookup.
+func TestSecurityReplayListIsCappedAndDeduplicated(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	now := time.Now()
+	dead := b.delivery(t, types.GitHub, "dlq", now, "discarded")
+
+	flood := make([]string, 30_000)
+	for i := range flood {
+		flood[i] = dead
+	}
+	status, body := b.call(t, http.MethodPost, "/admin/dlq/replay", map[string]any{"deliveryIds": flood})
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "too_many_ids", body["error"].(map[string]any)["code"])
+	require.Contains(t, body["error"].(map[string]any)["message"], "at most 1000 deliveryIds per call (got 30000)")
+	require.Equal(t, "dlq", b.status(t, dead), "nothing replayed")
+	state, n := b.jobState(t, dead)
+	require.Equal(t, "discarded", state)
+	require.Equal(t, 1, n)
+
+	for name, id := range map[string]string{"empty": "", "too long": string(make([]byte, 192))} {
+		status, body = b.call(t, http.MethodPost, "/admin/dlq/replay", map[string]any{"deliveryIds": []string{dead, id}})
+		require.Equal(t, http.StatusBadRequest, status, name)
+		require.Equal(t, "invalid_delivery_id", body["error"].(map[string]any)["code"], name)
+		require.Equal(t, "dlq", b.status(t, dead), "%s: nothing replayed", name)
+	}
+
+	status, body = b.call(t, http.MethodPost, "/admin/dlq/replay", map[string]any{"deliveryIds": []string{dead, dead, dead}})
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, map[string]any{"replayed": float64(1), "skipped": float64(0), "failed": float64(0)}, body, "a repeated id is replayed once")
+	require.Equal(t, "received", b.status(t, dead))
+}

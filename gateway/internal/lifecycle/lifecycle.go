@@ -22,6 +22,7 @@ import (
 
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
+	"github.com/lightfastai/connections/db/integrations"
 	"github.com/lightfastai/connections/db/jobs"
 	"github.com/lightfastai/connections/db/routing"
 	"github.com/lightfastai/connections/db/teardown"
@@ -70,7 +71,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[jobs.WebhookLifecycle]
 		if d.InstallationID == nil {
 			return setStatus(ctx, q, d.ID, "ignored")
 		}
-		ops, err = apply(ctx, tx, d)
+		ops, err = apply(ctx, tx, d, w.log)
 		if err != nil {
 			return err
 		}
@@ -114,7 +115,7 @@ func (w *Worker) deadLetter(ctx context.Context, id string, cause error) {
 
 // apply changes the database for one delivery and returns the cache changes to make after commit; no
 // changes means the event needed nothing.
-func apply(ctx context.Context, tx pgx.Tx, d dbq.Delivery) ([]cacheOp, error) {
+func apply(ctx context.Context, tx pgx.Tx, d dbq.Delivery, log *zap.Logger) ([]cacheOp, error) {
 	body := gjson.ParseBytes(d.Payload)
 	installationID := *d.InstallationID
 	switch d.Provider {
@@ -136,7 +137,7 @@ func apply(ctx context.Context, tx pgx.Tx, d dbq.Delivery) ([]cacheOp, error) {
 			return reposRemoved(ctx, tx, installationID, []gjson.Result{body.Get("repository")})
 		case "repository.renamed", "repository.archived", "repository.unarchived", "repository.privatized",
 			"repository.publicized", "repository.edited", "repository.transferred":
-			return repoChanged(ctx, tx, installationID, body.Get("repository"))
+			return repoChanged(ctx, tx, installationID, body.Get("repository"), log)
 		}
 	case types.Vercel:
 		if d.EventType == "integration-configuration.removed" || d.EventType == "integration-configuration-removed" {
@@ -295,8 +296,9 @@ func reposRemoved(ctx context.Context, tx pgx.Tx, installationID string, repos [
 }
 
 // repoChanged refreshes the resource name and the integrations' resource_meta from the repository
-// object the event carries (renames, archiving, visibility, default branch).
-func repoChanged(ctx context.Context, tx pgx.Tx, installationID string, repo gjson.Result) ([]cacheOp, error) {
+// object the event carries (renames, archiving, visibility, default branch). An integration whose row
+// cannot be read is logged and left as it is; the others are refreshed.
+func repoChanged(ctx context.Context, tx pgx.Tx, installationID string, repo gjson.Result, log *zap.Logger) ([]cacheOp, error) {
 	q := dbq.New(tx)
 	id := repo.Get("id").Raw
 	if id == "" {
@@ -308,11 +310,14 @@ func repoChanged(ctx context.Context, tx pgx.Tx, installationID string, repo gjs
 			return nil, fmt.Errorf("repository changed: %w", db.Interpret(err))
 		}
 	}
-	integrations, err := q.ListIntegrationsForResource(ctx, dbq.ListIntegrationsForResourceParams{InstallationID: installationID, ProviderResourceID: id})
+	linked, unreadable, err := integrations.ListForResource(ctx, q, installationID, id)
 	if err != nil {
-		return nil, fmt.Errorf("repository changed: %w", db.Interpret(err))
+		return nil, fmt.Errorf("repository changed: %w", err)
 	}
-	for _, in := range integrations {
+	for _, u := range unreadable {
+		log.Warn("integration not refreshed: its row cannot be read", zap.String("integration_id", u.ID), zap.Error(u.Err))
+	}
+	for _, in := range linked {
 		meta := in.ResourceMeta
 		if meta == nil || meta.GitHub == nil {
 			meta = types.NewGitHubResourceMeta(types.GitHubResourceMeta{RepoID: repo.Get("id").Int()})

@@ -17,6 +17,7 @@ import (
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/dbtest"
 	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/integrations"
 	"github.com/lightfastai/connections/db/jobs"
 	"github.com/lightfastai/connections/db/routing"
 	"github.com/lightfastai/connections/db/types"
@@ -170,8 +171,9 @@ func TestGitHubRepositoriesRemovedAndRenamed(t *testing.T) {
 
 	_, err = b.deliver(t, types.GitHub, "repository.renamed", inst.ID, fixture(t, "repository/renamed.payload.json"), 1)
 	require.NoError(t, err)
-	ins, err := b.q.ListIntegrationsForResource(ctx, dbq.ListIntegrationsForResourceParams{InstallationID: inst.ID, ProviderResourceID: "186853261"})
+	ins, unreadable, err := integrations.ListForResource(ctx, b.q, inst.ID, "186853261")
 	require.NoError(t, err)
+	require.Empty(t, unreadable)
 	require.Len(t, ins, 1)
 	require.Equal(t, "Octocoders/Hello-World", ins[0].ResourceName)
 	require.Equal(t, "Octocoders/Hello-World", ins[0].ResourceMeta.GitHub.RepoFullName)
@@ -261,4 +263,37 @@ func TestLastAttemptDeadLetters(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, "dlq", d.Status)
 	require.NotNil(t, d.LastError)
+}
+
+// TestRenameRefreshesReadableIntegrationsOnly: a repository rename with a second workspace's integration
+// of the same repository malformed: the readable one is refreshed, the delivery is delivered at once, and
+// the malformed row is left as it was (reported in the log), not a reason to fail the event.
+func TestRenameRefreshesReadableIntegrationsOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	inst := b.installation(t, types.GitHub, "2", 186853261)
+	ws2, err := b.q.CreateWorkspace(ctx, dbq.CreateWorkspaceParams{ID: ids.New(), ClerkOrgID: "org_1", Name: "W2", Slug: "w2"})
+	require.NoError(t, err)
+	bad, err := b.q.UpsertIntegration(ctx, dbq.UpsertIntegrationParams{
+		ID: ids.New(), WorkspaceID: ws2.ID, InstallationID: inst.ID, Provider: types.GitHub, ProviderResourceID: "186853261", ResourceName: "old/name",
+		SyncConfig: types.DefaultSyncConfig(types.GitHub),
+	})
+	require.NoError(t, err)
+	const malformed = `{"repoId": true, "version": 1, "sourceType": "github"}` // as jsonb prints it
+	_, err = b.pool.Exec(ctx, `UPDATE lightfast_workspace_integrations SET resource_meta = $2::jsonb WHERE id = $1`, bad.ID, malformed)
+	require.NoError(t, err)
+
+	d, err := b.deliver(t, types.GitHub, "repository.renamed", inst.ID, fixture(t, "repository/renamed.payload.json"), 1)
+	require.NoError(t, err)
+	require.Equal(t, "delivered", d.Status)
+	ins, unreadable, err := integrations.ListForResource(ctx, b.q, inst.ID, "186853261")
+	require.NoError(t, err)
+	require.Len(t, ins, 1)
+	require.Equal(t, "Octocoders/Hello-World", ins[0].ResourceMeta.GitHub.RepoFullName)
+	require.Len(t, unreadable, 1)
+	require.Equal(t, bad.ID, unreadable[0].ID)
+	var raw string
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT resource_meta::text FROM lightfast_workspace_integrations WHERE id = $1`, bad.ID).Scan(&raw))
+	require.Equal(t, malformed, raw, "left as it was")
 }

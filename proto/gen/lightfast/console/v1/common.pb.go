@@ -1280,6 +1280,103 @@ func (x *Integration) GetResourceMeta() *ResourceMeta {
 	return nil
 }
 
+// UnreadableIntegration is an integration whose stored settings (resource_meta, sync_config or
+// backfill_state) cannot be read, for example a value written by hand in the wrong shape. It is listed
+// apart so the others still are; webhooks keep reaching the resource's other integrations. Unlink it and
+// link the resource again to repair it.
+type UnreadableIntegration struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	WorkspaceId        string                 `protobuf:"bytes,2,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	InstallationId     string                 `protobuf:"bytes,3,opt,name=installation_id,json=installationId,proto3" json:"installation_id,omitempty"`
+	Provider           Provider               `protobuf:"varint,4,opt,name=provider,proto3,enum=lightfast.console.v1.Provider" json:"provider,omitempty"`
+	ProviderResourceId string                 `protobuf:"bytes,5,opt,name=provider_resource_id,json=providerResourceId,proto3" json:"provider_resource_id,omitempty"`
+	ResourceName       string                 `protobuf:"bytes,6,opt,name=resource_name,json=resourceName,proto3" json:"resource_name,omitempty"`
+	// Which stored column could not be read and why, e.g. "resource_meta: … field .repoId of type int64".
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnreadableIntegration) Reset() {
+	*x = UnreadableIntegration{}
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnreadableIntegration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnreadableIntegration) ProtoMessage() {}
+
+func (x *UnreadableIntegration) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnreadableIntegration.ProtoReflect.Descriptor instead.
+func (*UnreadableIntegration) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UnreadableIntegration) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UnreadableIntegration) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *UnreadableIntegration) GetInstallationId() string {
+	if x != nil {
+		return x.InstallationId
+	}
+	return ""
+}
+
+func (x *UnreadableIntegration) GetProvider() Provider {
+	if x != nil {
+		return x.Provider
+	}
+	return Provider_PROVIDER_UNSPECIFIED
+}
+
+func (x *UnreadableIntegration) GetProviderResourceId() string {
+	if x != nil {
+		return x.ProviderResourceId
+	}
+	return ""
+}
+
+func (x *UnreadableIntegration) GetResourceName() string {
+	if x != nil {
+		return x.ResourceName
+	}
+	return ""
+}
+
+func (x *UnreadableIntegration) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // SyncConfig says what an integration ingests (workspace_integrations.sync_config).
 type SyncConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1308,7 +1405,7 @@ type SyncConfig struct {
 
 func (x *SyncConfig) Reset() {
 	*x = SyncConfig{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[11]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1417,7 @@ func (x *SyncConfig) String() string {
 func (*SyncConfig) ProtoMessage() {}
 
 func (x *SyncConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[11]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1430,7 @@ func (x *SyncConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncConfig.ProtoReflect.Descriptor instead.
 func (*SyncConfig) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{11}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SyncConfig) GetEvents() []string {
@@ -1404,7 +1501,7 @@ type BackfillState struct {
 
 func (x *BackfillState) Reset() {
 	*x = BackfillState{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[12]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1513,7 @@ func (x *BackfillState) String() string {
 func (*BackfillState) ProtoMessage() {}
 
 func (x *BackfillState) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[12]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1526,7 @@ func (x *BackfillState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillState.ProtoReflect.Descriptor instead.
 func (*BackfillState) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{12}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BackfillState) GetStatus() BackfillStatus {
@@ -1488,7 +1585,7 @@ type BackfillOptions struct {
 
 func (x *BackfillOptions) Reset() {
 	*x = BackfillOptions{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[13]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1597,7 @@ func (x *BackfillOptions) String() string {
 func (*BackfillOptions) ProtoMessage() {}
 
 func (x *BackfillOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[13]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1610,7 @@ func (x *BackfillOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackfillOptions.ProtoReflect.Descriptor instead.
 func (*BackfillOptions) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{13}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BackfillOptions) GetDepthDays() int32 {
@@ -1546,7 +1643,7 @@ type ResourceMeta struct {
 
 func (x *ResourceMeta) Reset() {
 	*x = ResourceMeta{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[14]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1558,7 +1655,7 @@ func (x *ResourceMeta) String() string {
 func (*ResourceMeta) ProtoMessage() {}
 
 func (x *ResourceMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[14]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1571,7 +1668,7 @@ func (x *ResourceMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMeta.ProtoReflect.Descriptor instead.
 func (*ResourceMeta) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{14}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ResourceMeta) GetResource() isResourceMeta_Resource {
@@ -1666,7 +1763,7 @@ type GitHubRepositoryMeta struct {
 
 func (x *GitHubRepositoryMeta) Reset() {
 	*x = GitHubRepositoryMeta{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[15]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1678,7 +1775,7 @@ func (x *GitHubRepositoryMeta) String() string {
 func (*GitHubRepositoryMeta) ProtoMessage() {}
 
 func (x *GitHubRepositoryMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[15]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1691,7 +1788,7 @@ func (x *GitHubRepositoryMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GitHubRepositoryMeta.ProtoReflect.Descriptor instead.
 func (*GitHubRepositoryMeta) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{15}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GitHubRepositoryMeta) GetInstallationId() string {
@@ -1757,7 +1854,7 @@ type VercelProjectMeta struct {
 
 func (x *VercelProjectMeta) Reset() {
 	*x = VercelProjectMeta{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[16]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1866,7 @@ func (x *VercelProjectMeta) String() string {
 func (*VercelProjectMeta) ProtoMessage() {}
 
 func (x *VercelProjectMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[16]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1879,7 @@ func (x *VercelProjectMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VercelProjectMeta.ProtoReflect.Descriptor instead.
 func (*VercelProjectMeta) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{16}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *VercelProjectMeta) GetProjectId() string {
@@ -1832,7 +1929,7 @@ type LinearTeamMeta struct {
 
 func (x *LinearTeamMeta) Reset() {
 	*x = LinearTeamMeta{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[17]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1941,7 @@ func (x *LinearTeamMeta) String() string {
 func (*LinearTeamMeta) ProtoMessage() {}
 
 func (x *LinearTeamMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[17]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1954,7 @@ func (x *LinearTeamMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinearTeamMeta.ProtoReflect.Descriptor instead.
 func (*LinearTeamMeta) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{17}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LinearTeamMeta) GetTeamId() string {
@@ -1893,7 +1990,7 @@ type SentryProjectMeta struct {
 
 func (x *SentryProjectMeta) Reset() {
 	*x = SentryProjectMeta{}
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[18]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1905,7 +2002,7 @@ func (x *SentryProjectMeta) String() string {
 func (*SentryProjectMeta) ProtoMessage() {}
 
 func (x *SentryProjectMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_common_proto_msgTypes[18]
+	mi := &file_lightfast_console_v1_common_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1918,7 +2015,7 @@ func (x *SentryProjectMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SentryProjectMeta.ProtoReflect.Descriptor instead.
 func (*SentryProjectMeta) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{18}
+	return file_lightfast_console_v1_common_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SentryProjectMeta) GetProjectId() string {
@@ -2034,7 +2131,15 @@ const file_lightfast_console_v1_common_proto_rawDesc = "" +
 	"\x0edocument_count\x18\r \x01(\x05R\rdocumentCount\x129\n" +
 	"\n" +
 	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12G\n" +
-	"\rresource_meta\x18\x0f \x01(\v2\".lightfast.console.v1.ResourceMetaR\fresourceMeta\"\xa5\x02\n" +
+	"\rresource_meta\x18\x0f \x01(\v2\".lightfast.console.v1.ResourceMetaR\fresourceMeta\"\x9e\x02\n" +
+	"\x15UnreadableIntegration\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fworkspace_id\x18\x02 \x01(\tR\vworkspaceId\x12'\n" +
+	"\x0finstallation_id\x18\x03 \x01(\tR\x0einstallationId\x12:\n" +
+	"\bprovider\x18\x04 \x01(\x0e2\x1e.lightfast.console.v1.ProviderR\bprovider\x120\n" +
+	"\x14provider_resource_id\x18\x05 \x01(\tR\x12providerResourceId\x12#\n" +
+	"\rresource_name\x18\x06 \x01(\tR\fresourceName\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"\xa5\x02\n" +
 	"\n" +
 	"SyncConfig\x12\x16\n" +
 	"\x06events\x18\x01 \x03(\tR\x06events\x12\x1a\n" +
@@ -2135,7 +2240,7 @@ func file_lightfast_console_v1_common_proto_rawDescGZIP() []byte {
 }
 
 var file_lightfast_console_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_lightfast_console_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_lightfast_console_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_lightfast_console_v1_common_proto_goTypes = []any{
 	(Provider)(0),                 // 0: lightfast.console.v1.Provider
 	(ConnectionStatus)(0),         // 1: lightfast.console.v1.ConnectionStatus
@@ -2153,50 +2258,52 @@ var file_lightfast_console_v1_common_proto_goTypes = []any{
 	(*LinearTeam)(nil),            // 13: lightfast.console.v1.LinearTeam
 	(*SentryProject)(nil),         // 14: lightfast.console.v1.SentryProject
 	(*Integration)(nil),           // 15: lightfast.console.v1.Integration
-	(*SyncConfig)(nil),            // 16: lightfast.console.v1.SyncConfig
-	(*BackfillState)(nil),         // 17: lightfast.console.v1.BackfillState
-	(*BackfillOptions)(nil),       // 18: lightfast.console.v1.BackfillOptions
-	(*ResourceMeta)(nil),          // 19: lightfast.console.v1.ResourceMeta
-	(*GitHubRepositoryMeta)(nil),  // 20: lightfast.console.v1.GitHubRepositoryMeta
-	(*VercelProjectMeta)(nil),     // 21: lightfast.console.v1.VercelProjectMeta
-	(*LinearTeamMeta)(nil),        // 22: lightfast.console.v1.LinearTeamMeta
-	(*SentryProjectMeta)(nil),     // 23: lightfast.console.v1.SentryProjectMeta
-	nil,                           // 24: lightfast.console.v1.GitHubInstallation.PermissionsEntry
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*UnreadableIntegration)(nil), // 16: lightfast.console.v1.UnreadableIntegration
+	(*SyncConfig)(nil),            // 17: lightfast.console.v1.SyncConfig
+	(*BackfillState)(nil),         // 18: lightfast.console.v1.BackfillState
+	(*BackfillOptions)(nil),       // 19: lightfast.console.v1.BackfillOptions
+	(*ResourceMeta)(nil),          // 20: lightfast.console.v1.ResourceMeta
+	(*GitHubRepositoryMeta)(nil),  // 21: lightfast.console.v1.GitHubRepositoryMeta
+	(*VercelProjectMeta)(nil),     // 22: lightfast.console.v1.VercelProjectMeta
+	(*LinearTeamMeta)(nil),        // 23: lightfast.console.v1.LinearTeamMeta
+	(*SentryProjectMeta)(nil),     // 24: lightfast.console.v1.SentryProjectMeta
+	nil,                           // 25: lightfast.console.v1.GitHubInstallation.PermissionsEntry
+	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
 }
 var file_lightfast_console_v1_common_proto_depIdxs = []int32{
 	0,  // 0: lightfast.console.v1.Connection.provider:type_name -> lightfast.console.v1.Provider
 	1,  // 1: lightfast.console.v1.Connection.status:type_name -> lightfast.console.v1.ConnectionStatus
-	25, // 2: lightfast.console.v1.Connection.created_at:type_name -> google.protobuf.Timestamp
+	26, // 2: lightfast.console.v1.Connection.created_at:type_name -> google.protobuf.Timestamp
 	6,  // 3: lightfast.console.v1.Connection.github:type_name -> lightfast.console.v1.GitHubAccount
 	8,  // 4: lightfast.console.v1.Connection.vercel:type_name -> lightfast.console.v1.VercelAccount
 	9,  // 5: lightfast.console.v1.Connection.linear:type_name -> lightfast.console.v1.LinearAccount
 	10, // 6: lightfast.console.v1.Connection.sentry:type_name -> lightfast.console.v1.SentryAccount
 	7,  // 7: lightfast.console.v1.GitHubAccount.installations:type_name -> lightfast.console.v1.GitHubInstallation
-	25, // 8: lightfast.console.v1.GitHubInstallation.installed_at:type_name -> google.protobuf.Timestamp
-	25, // 9: lightfast.console.v1.GitHubInstallation.last_validated_at:type_name -> google.protobuf.Timestamp
-	24, // 10: lightfast.console.v1.GitHubInstallation.permissions:type_name -> lightfast.console.v1.GitHubInstallation.PermissionsEntry
+	26, // 8: lightfast.console.v1.GitHubInstallation.installed_at:type_name -> google.protobuf.Timestamp
+	26, // 9: lightfast.console.v1.GitHubInstallation.last_validated_at:type_name -> google.protobuf.Timestamp
+	25, // 10: lightfast.console.v1.GitHubInstallation.permissions:type_name -> lightfast.console.v1.GitHubInstallation.PermissionsEntry
 	0,  // 11: lightfast.console.v1.Integration.provider:type_name -> lightfast.console.v1.Provider
-	16, // 12: lightfast.console.v1.Integration.sync_config:type_name -> lightfast.console.v1.SyncConfig
-	17, // 13: lightfast.console.v1.Integration.backfill:type_name -> lightfast.console.v1.BackfillState
-	25, // 14: lightfast.console.v1.Integration.last_synced_at:type_name -> google.protobuf.Timestamp
+	17, // 12: lightfast.console.v1.Integration.sync_config:type_name -> lightfast.console.v1.SyncConfig
+	18, // 13: lightfast.console.v1.Integration.backfill:type_name -> lightfast.console.v1.BackfillState
+	26, // 14: lightfast.console.v1.Integration.last_synced_at:type_name -> google.protobuf.Timestamp
 	3,  // 15: lightfast.console.v1.Integration.last_sync_status:type_name -> lightfast.console.v1.SyncStatus
-	25, // 16: lightfast.console.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
-	19, // 17: lightfast.console.v1.Integration.resource_meta:type_name -> lightfast.console.v1.ResourceMeta
-	2,  // 18: lightfast.console.v1.SyncConfig.config_status:type_name -> lightfast.console.v1.ConfigStatus
-	25, // 19: lightfast.console.v1.SyncConfig.last_config_check:type_name -> google.protobuf.Timestamp
-	4,  // 20: lightfast.console.v1.BackfillState.status:type_name -> lightfast.console.v1.BackfillStatus
-	25, // 21: lightfast.console.v1.BackfillState.started_at:type_name -> google.protobuf.Timestamp
-	25, // 22: lightfast.console.v1.BackfillState.completed_at:type_name -> google.protobuf.Timestamp
-	20, // 23: lightfast.console.v1.ResourceMeta.github:type_name -> lightfast.console.v1.GitHubRepositoryMeta
-	21, // 24: lightfast.console.v1.ResourceMeta.vercel:type_name -> lightfast.console.v1.VercelProjectMeta
-	22, // 25: lightfast.console.v1.ResourceMeta.linear:type_name -> lightfast.console.v1.LinearTeamMeta
-	23, // 26: lightfast.console.v1.ResourceMeta.sentry:type_name -> lightfast.console.v1.SentryProjectMeta
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	26, // 16: lightfast.console.v1.Integration.created_at:type_name -> google.protobuf.Timestamp
+	20, // 17: lightfast.console.v1.Integration.resource_meta:type_name -> lightfast.console.v1.ResourceMeta
+	0,  // 18: lightfast.console.v1.UnreadableIntegration.provider:type_name -> lightfast.console.v1.Provider
+	2,  // 19: lightfast.console.v1.SyncConfig.config_status:type_name -> lightfast.console.v1.ConfigStatus
+	26, // 20: lightfast.console.v1.SyncConfig.last_config_check:type_name -> google.protobuf.Timestamp
+	4,  // 21: lightfast.console.v1.BackfillState.status:type_name -> lightfast.console.v1.BackfillStatus
+	26, // 22: lightfast.console.v1.BackfillState.started_at:type_name -> google.protobuf.Timestamp
+	26, // 23: lightfast.console.v1.BackfillState.completed_at:type_name -> google.protobuf.Timestamp
+	21, // 24: lightfast.console.v1.ResourceMeta.github:type_name -> lightfast.console.v1.GitHubRepositoryMeta
+	22, // 25: lightfast.console.v1.ResourceMeta.vercel:type_name -> lightfast.console.v1.VercelProjectMeta
+	23, // 26: lightfast.console.v1.ResourceMeta.linear:type_name -> lightfast.console.v1.LinearTeamMeta
+	24, // 27: lightfast.console.v1.ResourceMeta.sentry:type_name -> lightfast.console.v1.SentryProjectMeta
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_lightfast_console_v1_common_proto_init() }
@@ -2210,8 +2317,8 @@ func file_lightfast_console_v1_common_proto_init() {
 		(*Connection_Linear)(nil),
 		(*Connection_Sentry)(nil),
 	}
-	file_lightfast_console_v1_common_proto_msgTypes[12].OneofWrappers = []any{}
-	file_lightfast_console_v1_common_proto_msgTypes[14].OneofWrappers = []any{
+	file_lightfast_console_v1_common_proto_msgTypes[13].OneofWrappers = []any{}
+	file_lightfast_console_v1_common_proto_msgTypes[15].OneofWrappers = []any{
 		(*ResourceMeta_Github)(nil),
 		(*ResourceMeta_Vercel)(nil),
 		(*ResourceMeta_Linear)(nil),
@@ -2223,7 +2330,7 @@ func file_lightfast_console_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lightfast_console_v1_common_proto_rawDesc), len(file_lightfast_console_v1_common_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

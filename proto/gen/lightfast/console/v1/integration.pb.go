@@ -66,8 +66,10 @@ func (x *ListSourcesRequest) GetWorkspaceId() string {
 }
 
 type ListSourcesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Integrations  []*Integration         `protobuf:"bytes,1,rep,name=integrations,proto3" json:"integrations,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Integrations []*Integration         `protobuf:"bytes,1,rep,name=integrations,proto3" json:"integrations,omitempty"`
+	// Integrations of the workspace whose stored settings cannot be read; they are not in integrations.
+	Unreadable    []*UnreadableIntegration `protobuf:"bytes,2,rep,name=unreadable,proto3" json:"unreadable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -105,6 +107,13 @@ func (*ListSourcesResponse) Descriptor() ([]byte, []int) {
 func (x *ListSourcesResponse) GetIntegrations() []*Integration {
 	if x != nil {
 		return x.Integrations
+	}
+	return nil
+}
+
+func (x *ListSourcesResponse) GetUnreadable() []*UnreadableIntegration {
+	if x != nil {
+		return x.Unreadable
 	}
 	return nil
 }
@@ -1133,9 +1142,12 @@ const file_lightfast_console_v1_integration_proto_rawDesc = "" +
 	"\n" +
 	"&lightfast/console/v1/integration.proto\x12\x14lightfast.console.v1\x1a!lightfast/console/v1/common.proto\"7\n" +
 	"\x12ListSourcesRequest\x12!\n" +
-	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\"\\\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\"\xa9\x01\n" +
 	"\x13ListSourcesResponse\x12E\n" +
-	"\fintegrations\x18\x01 \x03(\v2!.lightfast.console.v1.IntegrationR\fintegrations\"\xb4\x02\n" +
+	"\fintegrations\x18\x01 \x03(\v2!.lightfast.console.v1.IntegrationR\fintegrations\x12K\n" +
+	"\n" +
+	"unreadable\x18\x02 \x03(\v2+.lightfast.console.v1.UnreadableIntegrationR\n" +
+	"unreadable\"\xb4\x02\n" +
 	"!BulkLinkGitHubRepositoriesRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12'\n" +
 	"\x0finstallation_id\x18\x02 \x01(\tR\x0einstallationId\x12J\n" +
@@ -1247,57 +1259,59 @@ var file_lightfast_console_v1_integration_proto_goTypes = []any{
 	(*StringList)(nil),                         // 17: lightfast.console.v1.StringList
 	(*UpdateSyncConfigResponse)(nil),           // 18: lightfast.console.v1.UpdateSyncConfigResponse
 	(*Integration)(nil),                        // 19: lightfast.console.v1.Integration
-	(*GitHubRepository)(nil),                   // 20: lightfast.console.v1.GitHubRepository
-	(*BackfillOptions)(nil),                    // 21: lightfast.console.v1.BackfillOptions
-	(*VercelProject)(nil),                      // 22: lightfast.console.v1.VercelProject
-	(*LinearTeam)(nil),                         // 23: lightfast.console.v1.LinearTeam
-	(*SentryProject)(nil),                      // 24: lightfast.console.v1.SentryProject
+	(*UnreadableIntegration)(nil),              // 20: lightfast.console.v1.UnreadableIntegration
+	(*GitHubRepository)(nil),                   // 21: lightfast.console.v1.GitHubRepository
+	(*BackfillOptions)(nil),                    // 22: lightfast.console.v1.BackfillOptions
+	(*VercelProject)(nil),                      // 23: lightfast.console.v1.VercelProject
+	(*LinearTeam)(nil),                         // 24: lightfast.console.v1.LinearTeam
+	(*SentryProject)(nil),                      // 25: lightfast.console.v1.SentryProject
 }
 var file_lightfast_console_v1_integration_proto_depIdxs = []int32{
 	19, // 0: lightfast.console.v1.ListSourcesResponse.integrations:type_name -> lightfast.console.v1.Integration
-	20, // 1: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.repositories:type_name -> lightfast.console.v1.GitHubRepository
-	21, // 2: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	19, // 3: lightfast.console.v1.BulkLinkGitHubRepositoriesResponse.integrations:type_name -> lightfast.console.v1.Integration
-	22, // 4: lightfast.console.v1.BulkLinkVercelProjectsRequest.projects:type_name -> lightfast.console.v1.VercelProject
-	21, // 5: lightfast.console.v1.BulkLinkVercelProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	19, // 6: lightfast.console.v1.BulkLinkVercelProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
-	22, // 7: lightfast.console.v1.LinkVercelProjectRequest.project:type_name -> lightfast.console.v1.VercelProject
-	21, // 8: lightfast.console.v1.LinkVercelProjectRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	19, // 9: lightfast.console.v1.LinkVercelProjectResponse.integration:type_name -> lightfast.console.v1.Integration
-	23, // 10: lightfast.console.v1.BulkLinkLinearTeamsRequest.teams:type_name -> lightfast.console.v1.LinearTeam
-	21, // 11: lightfast.console.v1.BulkLinkLinearTeamsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	19, // 12: lightfast.console.v1.BulkLinkLinearTeamsResponse.integrations:type_name -> lightfast.console.v1.Integration
-	24, // 13: lightfast.console.v1.BulkLinkSentryProjectsRequest.projects:type_name -> lightfast.console.v1.SentryProject
-	21, // 14: lightfast.console.v1.BulkLinkSentryProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
-	19, // 15: lightfast.console.v1.BulkLinkSentryProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
-	19, // 16: lightfast.console.v1.UpdateEventsResponse.integration:type_name -> lightfast.console.v1.Integration
-	17, // 17: lightfast.console.v1.UpdateSyncConfigRequest.events:type_name -> lightfast.console.v1.StringList
-	17, // 18: lightfast.console.v1.UpdateSyncConfigRequest.branches:type_name -> lightfast.console.v1.StringList
-	17, // 19: lightfast.console.v1.UpdateSyncConfigRequest.paths:type_name -> lightfast.console.v1.StringList
-	19, // 20: lightfast.console.v1.UpdateSyncConfigResponse.integration:type_name -> lightfast.console.v1.Integration
-	0,  // 21: lightfast.console.v1.IntegrationService.ListSources:input_type -> lightfast.console.v1.ListSourcesRequest
-	2,  // 22: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:input_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesRequest
-	4,  // 23: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:input_type -> lightfast.console.v1.BulkLinkVercelProjectsRequest
-	6,  // 24: lightfast.console.v1.IntegrationService.LinkVercelProject:input_type -> lightfast.console.v1.LinkVercelProjectRequest
-	8,  // 25: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:input_type -> lightfast.console.v1.BulkLinkLinearTeamsRequest
-	10, // 26: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:input_type -> lightfast.console.v1.BulkLinkSentryProjectsRequest
-	12, // 27: lightfast.console.v1.IntegrationService.UpdateEvents:input_type -> lightfast.console.v1.UpdateEventsRequest
-	14, // 28: lightfast.console.v1.IntegrationService.UnlinkIntegration:input_type -> lightfast.console.v1.UnlinkIntegrationRequest
-	16, // 29: lightfast.console.v1.IntegrationService.UpdateSyncConfig:input_type -> lightfast.console.v1.UpdateSyncConfigRequest
-	1,  // 30: lightfast.console.v1.IntegrationService.ListSources:output_type -> lightfast.console.v1.ListSourcesResponse
-	3,  // 31: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:output_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesResponse
-	5,  // 32: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:output_type -> lightfast.console.v1.BulkLinkVercelProjectsResponse
-	7,  // 33: lightfast.console.v1.IntegrationService.LinkVercelProject:output_type -> lightfast.console.v1.LinkVercelProjectResponse
-	9,  // 34: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:output_type -> lightfast.console.v1.BulkLinkLinearTeamsResponse
-	11, // 35: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:output_type -> lightfast.console.v1.BulkLinkSentryProjectsResponse
-	13, // 36: lightfast.console.v1.IntegrationService.UpdateEvents:output_type -> lightfast.console.v1.UpdateEventsResponse
-	15, // 37: lightfast.console.v1.IntegrationService.UnlinkIntegration:output_type -> lightfast.console.v1.UnlinkIntegrationResponse
-	18, // 38: lightfast.console.v1.IntegrationService.UpdateSyncConfig:output_type -> lightfast.console.v1.UpdateSyncConfigResponse
-	30, // [30:39] is the sub-list for method output_type
-	21, // [21:30] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	20, // 1: lightfast.console.v1.ListSourcesResponse.unreadable:type_name -> lightfast.console.v1.UnreadableIntegration
+	21, // 2: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.repositories:type_name -> lightfast.console.v1.GitHubRepository
+	22, // 3: lightfast.console.v1.BulkLinkGitHubRepositoriesRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	19, // 4: lightfast.console.v1.BulkLinkGitHubRepositoriesResponse.integrations:type_name -> lightfast.console.v1.Integration
+	23, // 5: lightfast.console.v1.BulkLinkVercelProjectsRequest.projects:type_name -> lightfast.console.v1.VercelProject
+	22, // 6: lightfast.console.v1.BulkLinkVercelProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	19, // 7: lightfast.console.v1.BulkLinkVercelProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
+	23, // 8: lightfast.console.v1.LinkVercelProjectRequest.project:type_name -> lightfast.console.v1.VercelProject
+	22, // 9: lightfast.console.v1.LinkVercelProjectRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	19, // 10: lightfast.console.v1.LinkVercelProjectResponse.integration:type_name -> lightfast.console.v1.Integration
+	24, // 11: lightfast.console.v1.BulkLinkLinearTeamsRequest.teams:type_name -> lightfast.console.v1.LinearTeam
+	22, // 12: lightfast.console.v1.BulkLinkLinearTeamsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	19, // 13: lightfast.console.v1.BulkLinkLinearTeamsResponse.integrations:type_name -> lightfast.console.v1.Integration
+	25, // 14: lightfast.console.v1.BulkLinkSentryProjectsRequest.projects:type_name -> lightfast.console.v1.SentryProject
+	22, // 15: lightfast.console.v1.BulkLinkSentryProjectsRequest.backfill_options:type_name -> lightfast.console.v1.BackfillOptions
+	19, // 16: lightfast.console.v1.BulkLinkSentryProjectsResponse.integrations:type_name -> lightfast.console.v1.Integration
+	19, // 17: lightfast.console.v1.UpdateEventsResponse.integration:type_name -> lightfast.console.v1.Integration
+	17, // 18: lightfast.console.v1.UpdateSyncConfigRequest.events:type_name -> lightfast.console.v1.StringList
+	17, // 19: lightfast.console.v1.UpdateSyncConfigRequest.branches:type_name -> lightfast.console.v1.StringList
+	17, // 20: lightfast.console.v1.UpdateSyncConfigRequest.paths:type_name -> lightfast.console.v1.StringList
+	19, // 21: lightfast.console.v1.UpdateSyncConfigResponse.integration:type_name -> lightfast.console.v1.Integration
+	0,  // 22: lightfast.console.v1.IntegrationService.ListSources:input_type -> lightfast.console.v1.ListSourcesRequest
+	2,  // 23: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:input_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesRequest
+	4,  // 24: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:input_type -> lightfast.console.v1.BulkLinkVercelProjectsRequest
+	6,  // 25: lightfast.console.v1.IntegrationService.LinkVercelProject:input_type -> lightfast.console.v1.LinkVercelProjectRequest
+	8,  // 26: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:input_type -> lightfast.console.v1.BulkLinkLinearTeamsRequest
+	10, // 27: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:input_type -> lightfast.console.v1.BulkLinkSentryProjectsRequest
+	12, // 28: lightfast.console.v1.IntegrationService.UpdateEvents:input_type -> lightfast.console.v1.UpdateEventsRequest
+	14, // 29: lightfast.console.v1.IntegrationService.UnlinkIntegration:input_type -> lightfast.console.v1.UnlinkIntegrationRequest
+	16, // 30: lightfast.console.v1.IntegrationService.UpdateSyncConfig:input_type -> lightfast.console.v1.UpdateSyncConfigRequest
+	1,  // 31: lightfast.console.v1.IntegrationService.ListSources:output_type -> lightfast.console.v1.ListSourcesResponse
+	3,  // 32: lightfast.console.v1.IntegrationService.BulkLinkGitHubRepositories:output_type -> lightfast.console.v1.BulkLinkGitHubRepositoriesResponse
+	5,  // 33: lightfast.console.v1.IntegrationService.BulkLinkVercelProjects:output_type -> lightfast.console.v1.BulkLinkVercelProjectsResponse
+	7,  // 34: lightfast.console.v1.IntegrationService.LinkVercelProject:output_type -> lightfast.console.v1.LinkVercelProjectResponse
+	9,  // 35: lightfast.console.v1.IntegrationService.BulkLinkLinearTeams:output_type -> lightfast.console.v1.BulkLinkLinearTeamsResponse
+	11, // 36: lightfast.console.v1.IntegrationService.BulkLinkSentryProjects:output_type -> lightfast.console.v1.BulkLinkSentryProjectsResponse
+	13, // 37: lightfast.console.v1.IntegrationService.UpdateEvents:output_type -> lightfast.console.v1.UpdateEventsResponse
+	15, // 38: lightfast.console.v1.IntegrationService.UnlinkIntegration:output_type -> lightfast.console.v1.UnlinkIntegrationResponse
+	18, // 39: lightfast.console.v1.IntegrationService.UpdateSyncConfig:output_type -> lightfast.console.v1.UpdateSyncConfigResponse
+	31, // [31:40] is the sub-list for method output_type
+	22, // [22:31] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_lightfast_console_v1_integration_proto_init() }

@@ -77,8 +77,10 @@ func (x *FindByGithubRepoIdRequest) GetWorkspaceId() string {
 }
 
 type FindByGithubRepoIdResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sources       []*Integration         `protobuf:"bytes,1,rep,name=sources,proto3" json:"sources,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Sources []*Integration         `protobuf:"bytes,1,rep,name=sources,proto3" json:"sources,omitempty"`
+	// Sources of the repository whose stored settings cannot be read; they are not in sources.
+	Unreadable    []*UnreadableIntegration `protobuf:"bytes,2,rep,name=unreadable,proto3" json:"unreadable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -116,6 +118,13 @@ func (*FindByGithubRepoIdResponse) Descriptor() ([]byte, []int) {
 func (x *FindByGithubRepoIdResponse) GetSources() []*Integration {
 	if x != nil {
 		return x.Sources
+	}
+	return nil
+}
+
+func (x *FindByGithubRepoIdResponse) GetUnreadable() []*UnreadableIntegration {
+	if x != nil {
+		return x.Unreadable
 	}
 	return nil
 }
@@ -738,9 +747,12 @@ const file_lightfast_console_v1_source_proto_rawDesc = "" +
 	"!lightfast/console/v1/source.proto\x12\x14lightfast.console.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!lightfast/console/v1/common.proto\"d\n" +
 	"\x19FindByGithubRepoIdRequest\x12$\n" +
 	"\x0egithub_repo_id\x18\x01 \x01(\x03R\fgithubRepoId\x12!\n" +
-	"\fworkspace_id\x18\x02 \x01(\tR\vworkspaceId\"Y\n" +
+	"\fworkspace_id\x18\x02 \x01(\tR\vworkspaceId\"\xa6\x01\n" +
 	"\x1aFindByGithubRepoIdResponse\x12;\n" +
-	"\asources\x18\x01 \x03(\v2!.lightfast.console.v1.IntegrationR\asources\"k\n" +
+	"\asources\x18\x01 \x03(\v2!.lightfast.console.v1.IntegrationR\asources\x12K\n" +
+	"\n" +
+	"unreadable\x18\x02 \x03(\v2+.lightfast.console.v1.UnreadableIntegrationR\n" +
+	"unreadable\"k\n" +
 	" GetSourceIdByGithubRepoIdRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12$\n" +
 	"\x0egithub_repo_id\x18\x02 \x01(\x03R\fgithubRepoId\"@\n" +
@@ -821,34 +833,36 @@ var file_lightfast_console_v1_source_proto_goTypes = []any{
 	(*UpdateGithubMetadataRequest)(nil),            // 12: lightfast.console.v1.UpdateGithubMetadataRequest
 	(*UpdateGithubMetadataResponse)(nil),           // 13: lightfast.console.v1.UpdateGithubMetadataResponse
 	(*Integration)(nil),                            // 14: lightfast.console.v1.Integration
-	(SyncStatus)(0),                                // 15: lightfast.console.v1.SyncStatus
-	(*timestamppb.Timestamp)(nil),                  // 16: google.protobuf.Timestamp
-	(ConfigStatus)(0),                              // 17: lightfast.console.v1.ConfigStatus
+	(*UnreadableIntegration)(nil),                  // 15: lightfast.console.v1.UnreadableIntegration
+	(SyncStatus)(0),                                // 16: lightfast.console.v1.SyncStatus
+	(*timestamppb.Timestamp)(nil),                  // 17: google.protobuf.Timestamp
+	(ConfigStatus)(0),                              // 18: lightfast.console.v1.ConfigStatus
 }
 var file_lightfast_console_v1_source_proto_depIdxs = []int32{
 	14, // 0: lightfast.console.v1.FindByGithubRepoIdResponse.sources:type_name -> lightfast.console.v1.Integration
-	15, // 1: lightfast.console.v1.UpdateGithubSyncStatusRequest.status:type_name -> lightfast.console.v1.SyncStatus
-	16, // 2: lightfast.console.v1.UpdateGithubSyncStatusRequest.synced_at:type_name -> google.protobuf.Timestamp
-	17, // 3: lightfast.console.v1.UpdateGithubConfigStatusRequest.config_status:type_name -> lightfast.console.v1.ConfigStatus
-	0,  // 4: lightfast.console.v1.SourceService.FindByGithubRepoId:input_type -> lightfast.console.v1.FindByGithubRepoIdRequest
-	2,  // 5: lightfast.console.v1.SourceService.GetSourceIdByGithubRepoId:input_type -> lightfast.console.v1.GetSourceIdByGithubRepoIdRequest
-	4,  // 6: lightfast.console.v1.SourceService.UpdateGithubSyncStatus:input_type -> lightfast.console.v1.UpdateGithubSyncStatusRequest
-	6,  // 7: lightfast.console.v1.SourceService.UpdateGithubConfigStatus:input_type -> lightfast.console.v1.UpdateGithubConfigStatusRequest
-	8,  // 8: lightfast.console.v1.SourceService.MarkGithubInstallationInactive:input_type -> lightfast.console.v1.MarkGithubInstallationInactiveRequest
-	10, // 9: lightfast.console.v1.SourceService.MarkGithubDeleted:input_type -> lightfast.console.v1.MarkGithubDeletedRequest
-	12, // 10: lightfast.console.v1.SourceService.UpdateGithubMetadata:input_type -> lightfast.console.v1.UpdateGithubMetadataRequest
-	1,  // 11: lightfast.console.v1.SourceService.FindByGithubRepoId:output_type -> lightfast.console.v1.FindByGithubRepoIdResponse
-	3,  // 12: lightfast.console.v1.SourceService.GetSourceIdByGithubRepoId:output_type -> lightfast.console.v1.GetSourceIdByGithubRepoIdResponse
-	5,  // 13: lightfast.console.v1.SourceService.UpdateGithubSyncStatus:output_type -> lightfast.console.v1.UpdateGithubSyncStatusResponse
-	7,  // 14: lightfast.console.v1.SourceService.UpdateGithubConfigStatus:output_type -> lightfast.console.v1.UpdateGithubConfigStatusResponse
-	9,  // 15: lightfast.console.v1.SourceService.MarkGithubInstallationInactive:output_type -> lightfast.console.v1.MarkGithubInstallationInactiveResponse
-	11, // 16: lightfast.console.v1.SourceService.MarkGithubDeleted:output_type -> lightfast.console.v1.MarkGithubDeletedResponse
-	13, // 17: lightfast.console.v1.SourceService.UpdateGithubMetadata:output_type -> lightfast.console.v1.UpdateGithubMetadataResponse
-	11, // [11:18] is the sub-list for method output_type
-	4,  // [4:11] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	15, // 1: lightfast.console.v1.FindByGithubRepoIdResponse.unreadable:type_name -> lightfast.console.v1.UnreadableIntegration
+	16, // 2: lightfast.console.v1.UpdateGithubSyncStatusRequest.status:type_name -> lightfast.console.v1.SyncStatus
+	17, // 3: lightfast.console.v1.UpdateGithubSyncStatusRequest.synced_at:type_name -> google.protobuf.Timestamp
+	18, // 4: lightfast.console.v1.UpdateGithubConfigStatusRequest.config_status:type_name -> lightfast.console.v1.ConfigStatus
+	0,  // 5: lightfast.console.v1.SourceService.FindByGithubRepoId:input_type -> lightfast.console.v1.FindByGithubRepoIdRequest
+	2,  // 6: lightfast.console.v1.SourceService.GetSourceIdByGithubRepoId:input_type -> lightfast.console.v1.GetSourceIdByGithubRepoIdRequest
+	4,  // 7: lightfast.console.v1.SourceService.UpdateGithubSyncStatus:input_type -> lightfast.console.v1.UpdateGithubSyncStatusRequest
+	6,  // 8: lightfast.console.v1.SourceService.UpdateGithubConfigStatus:input_type -> lightfast.console.v1.UpdateGithubConfigStatusRequest
+	8,  // 9: lightfast.console.v1.SourceService.MarkGithubInstallationInactive:input_type -> lightfast.console.v1.MarkGithubInstallationInactiveRequest
+	10, // 10: lightfast.console.v1.SourceService.MarkGithubDeleted:input_type -> lightfast.console.v1.MarkGithubDeletedRequest
+	12, // 11: lightfast.console.v1.SourceService.UpdateGithubMetadata:input_type -> lightfast.console.v1.UpdateGithubMetadataRequest
+	1,  // 12: lightfast.console.v1.SourceService.FindByGithubRepoId:output_type -> lightfast.console.v1.FindByGithubRepoIdResponse
+	3,  // 13: lightfast.console.v1.SourceService.GetSourceIdByGithubRepoId:output_type -> lightfast.console.v1.GetSourceIdByGithubRepoIdResponse
+	5,  // 14: lightfast.console.v1.SourceService.UpdateGithubSyncStatus:output_type -> lightfast.console.v1.UpdateGithubSyncStatusResponse
+	7,  // 15: lightfast.console.v1.SourceService.UpdateGithubConfigStatus:output_type -> lightfast.console.v1.UpdateGithubConfigStatusResponse
+	9,  // 16: lightfast.console.v1.SourceService.MarkGithubInstallationInactive:output_type -> lightfast.console.v1.MarkGithubInstallationInactiveResponse
+	11, // 17: lightfast.console.v1.SourceService.MarkGithubDeleted:output_type -> lightfast.console.v1.MarkGithubDeletedResponse
+	13, // 18: lightfast.console.v1.SourceService.UpdateGithubMetadata:output_type -> lightfast.console.v1.UpdateGithubMetadataResponse
+	12, // [12:19] is the sub-list for method output_type
+	5,  // [5:12] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_lightfast_console_v1_source_proto_init() }
