@@ -22,14 +22,7 @@ func TestDocumentCountRecount(t *testing.T) {
 	url := dbtest.NewDatabaseURL(t)
 	pool := dbtest.Pool(t, url)
 	// Roll back to just before 000007, whatever later migrations exist.
-	for {
-		st, err := migrations.Current(ctx, url)
-		require.NoError(t, err)
-		if st.Version < 7 {
-			break
-		}
-		require.NoError(t, migrations.Down(ctx, url, 1))
-	}
+	downTo(t, url, 6) // just before 000007
 
 	q := dbq.New(pool)
 	ws, err := q.CreateWorkspace(ctx, dbq.CreateWorkspaceParams{ID: ids.New(), ClerkOrgID: "org_1", Name: "W", Slug: "w"})

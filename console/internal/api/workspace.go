@@ -76,6 +76,11 @@ func (s workspaceService) CreateWorkspace(ctx context.Context, req *connect.Requ
 // transaction, through the same link path as IntegrationService, so a resource that cannot be linked
 // leaves no workspace behind.
 func (s workspaceService) createWithResources(ctx context.Context, org string, params dbq.CreateWorkspaceParams, res *consolev1.WorkspaceResources) (*connect.Response[consolev1.CreateWorkspaceResponse], error) {
+	// The list is capped and de-duplicated before any query.
+	resourceIDs, err := linkIDs("resource", res.GetResourceIds(), func(id string) string { return id })
+	if err != nil {
+		return nil, err
+	}
 	inst, err := s.installationForOrg(ctx, org, res.GetInstallationId(), "")
 	if err != nil {
 		return nil, err
@@ -87,7 +92,7 @@ func (s workspaceService) createWithResources(ctx context.Context, org string, p
 	}
 	nw := &workspaceToCreate{params: params}
 	rows, _, err := integ.link(ctx, linkRequest{
-		installationID: inst.ID, provider: inst.Provider, kind: kind, resourceIDs: res.GetResourceIds(),
+		installationID: inst.ID, provider: inst.Provider, kind: kind, resourceIDs: resourceIDs,
 		startBackfill: res.GetStartBackfill(), backfill: res.GetBackfillOptions(), resolve: resolve, newWorkspace: nw,
 	})
 	if err != nil {
