@@ -76,10 +76,13 @@ UPDATE lightfast_gw_resources SET resource_name = @resource_name, updated_at = n
 WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id;
 
 -- name: ListIntegrationsForResource :many
--- Every integration (active or not) linked to one provider resource of an installation.
-SELECT * FROM lightfast_workspace_integrations
-WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id
-ORDER BY created_at, id;
+-- Every integration (active or not) linked to one provider resource of an installation, in the
+-- installation's own organisation.
+SELECT wi.* FROM lightfast_workspace_integrations wi
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
+WHERE wi.installation_id = @installation_id AND wi.provider_resource_id = @provider_resource_id
+ORDER BY wi.created_at, wi.id;
 
 -- name: SetIntegrationResource :exec
 UPDATE lightfast_workspace_integrations
@@ -87,5 +90,6 @@ SET resource_name = @resource_name, resource_meta = @resource_meta, updated_at =
 WHERE id = @id;
 
 -- name: DeactivateIntegrationsForResource :execrows
+-- Whatever their organisation: switching an integration off is always safe.
 UPDATE lightfast_workspace_integrations SET is_active = false, updated_at = now()
 WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id AND is_active;

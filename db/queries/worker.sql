@@ -27,10 +27,13 @@ WHERE id = @id;
 SELECT * FROM lightfast_gw_webhook_deliveries WHERE id = ANY(@ids::text[]) ORDER BY id FOR UPDATE;
 
 -- name: ListActiveIntegrationsForResources :many
--- The active integrations of several (installation, resource) pairs at once.
+-- The active integrations of several (installation, resource) pairs at once, each only in the
+-- installation's own organisation.
 SELECT wi.* FROM lightfast_workspace_integrations wi
 JOIN (SELECT unnest(@installation_ids::text[]) AS installation_id, unnest(@resource_ids::text[]) AS provider_resource_id) AS r
   ON wi.installation_id = r.installation_id AND wi.provider_resource_id = r.provider_resource_id
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
 WHERE wi.is_active
 ORDER BY wi.created_at, wi.id;
 
