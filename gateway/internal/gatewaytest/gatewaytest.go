@@ -306,6 +306,7 @@ func (g *Gateway) RunWorkers(t testing.TB) {
 		Workers:             workers,
 		Queues:              map[string]river.QueueConfig{jobs.QueueGateway: {MaxWorkers: 2}},
 		PeriodicJobs:        connect.PeriodicJobs(),
+		FetchCooldown:       20 * time.Millisecond,
 		FetchPollInterval:   50 * time.Millisecond,
 		SkipUnknownJobCheck: true,
 	})
