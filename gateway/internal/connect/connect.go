@@ -231,7 +231,6 @@ func (s *Service) toConsole(c echo.Context, p types.Provider, installationID, er
 	return c.Redirect(http.StatusFound, s.opts.ConsoleURL+"/connected?"+q.Encode())
 }
 
-
 func stateError(err error) *pageError {
 	switch {
 	case errors.Is(err, oauthstate.ErrExpired):

@@ -47,4 +47,3 @@ func (s *Service) page(c echo.Context, p types.Provider, e *pageError) error {
 	h.Set("Cache-Control", "no-store")
 	return c.HTML(e.status, b.String())
 }
-
