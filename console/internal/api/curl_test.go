@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
 
@@ -68,6 +70,7 @@ func TestEveryProcedureAnswersConnectJSON(t *testing.T) {
 	seInst, _ := e.sentry("org_a", 1)
 	ws := e.workspace("org_a", "w")
 	admin := token(t, "user_a", "org_a", "admin")
+	pendingInst := e.pendingInstallation("org_a", "user_a", types.Linear, "lin_pending", time.Now().Add(time.Minute))
 
 	// Look the provider resources up through the API itself, as a UI would.
 	_, vp := postJSON(t, e.url, "/lightfast.console.v1.VercelService/ListProjects", admin, fmt.Sprintf(`{"installationId":%q}`, vcInst.ID))
@@ -89,6 +92,7 @@ func TestEveryProcedureAnswersConnectJSON(t *testing.T) {
 		"WorkspaceService/GetWorkspace":                 fmt.Sprintf(`{"workspaceId":%q}`, ws.ID),
 		"ConnectionService/GetAuthorizeURL":             `{"provider":"PROVIDER_GITHUB","returnTo":"/sources"}`,
 		"ConnectionService/ListConnections":             `{}`,
+		"ConnectionService/ConfirmConnection":           fmt.Sprintf(`{"installationId":%q}`, pendingInst.ID),
 		"ConnectionService/GetConnection":               `{"provider":"PROVIDER_VERCEL"}`,
 		"GitHubService/GetInstallations":                `{}`,
 		"GitHubService/ValidateInstallations":           fmt.Sprintf(`{"installationId":%q}`, ghInst.ID),
