@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lightfastai/connections/console/internal/demoflow"
+	"github.com/lightfastai/connections/console/internal/stacktest"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
 
@@ -27,8 +28,8 @@ func TestBrowserLifecycle(t *testing.T) {
 	s := startStack(t)
 	b := newBrowser(t)
 	const user, org = "user_e2e", "org_e2e"
-	token := s.token(t, user, org, "admin")
-	api := s.client(token)
+	token := s.Token(t, user, org, "admin")
+	api := s.Client(token)
 
 	sourcesURL := signInAndCreateWorkspace(t, b, s, token)
 
@@ -59,7 +60,7 @@ func TestBrowserLifecycle(t *testing.T) {
 
 // signInAndCreateWorkspace signs in through the sign-in page with a pasted session token, creates a
 // workspace on the workspaces page and returns the URL of its sources page.
-func signInAndCreateWorkspace(t *testing.T, b *browser, s *stack, token string) string {
+func signInAndCreateWorkspace(t *testing.T, b *browser, s *stacktest.Stack, token string) string {
 	t.Helper()
 	b.do("sign-in redirect", 30*time.Second,
 		chromedp.Navigate(s.ConsoleURL+"/workspaces"),
@@ -221,7 +222,7 @@ function probe() {
 }
 </script>`
 
-func foreignOriginIgnored(t *testing.T, b *browser, s *stack, sourcesURL string) {
+func foreignOriginIgnored(t *testing.T, b *browser, s *stacktest.Stack, sourcesURL string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	connected := s.ConsoleURL + "/connected?provider=github&installationId=V1StGXR8_Z5jdHi6B-myT"
