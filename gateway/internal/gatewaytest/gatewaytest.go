@@ -277,20 +277,26 @@ func (g *Gateway) ConnectPending(t testing.TB, p types.Provider, org, user strin
 }
 
 // Confirm is the Console's ConfirmConnection for a signed-in user of org (the same db/pending code,
-// with the routes it puts after the commit).
+// with the routes it puts after the commit). A Gateway made by hand for a gateway binary (only URL, Pool
+// and the simulator set) gets an insert-only job client, and its routes resolve from the database.
 func (g *Gateway) Confirm(t testing.TB, installationID, org, user string) pending.Result {
 	t.Helper()
 	ctx := context.Background()
+	if g.Jobs == nil {
+		var err error
+		g.Jobs, err = river.NewClient[pgx.Tx](riverpgxv5.New(g.Pool), &river.Config{})
+		require.NoError(t, err)
+	}
 	var res pending.Result
 	require.NoError(t, db.WithTx(ctx, g.Pool, func(tx pgx.Tx) error {
 		var err error
 		res, err = pending.Confirm(ctx, tx, g.Jobs, installationID, org, user, time.Now())
 		return err
 	}))
-	switch res.Outcome {
-	case pending.Confirmed:
+	switch {
+	case res.Outcome == pending.Confirmed && g.Routes != nil:
 		g.Routes.PutInstallation(ctx, res.Installation.Provider, res.Installation.ExternalID, res.Installation.ID)
-	case pending.Refused:
+	case res.Outcome == pending.Refused:
 		teardown.DropRoutes(ctx, g.Routes, res.Removed)
 	}
 	return res
