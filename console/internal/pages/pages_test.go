@@ -83,6 +83,8 @@ func (f *fakeAPI) ListConnections(ctx context.Context, _ *connect.Request[consol
 			Status: consolev1.ConnectionStatus_CONNECTION_STATUS_ACTIVE, CreatedAt: timestamppb.New(t0)},
 		{InstallationId: "inst_se", Provider: consolev1.Provider_PROVIDER_SENTRY, ExternalId: "uuid-1", AccountLogin: "acme",
 			Status: consolev1.ConnectionStatus_CONNECTION_STATUS_ACTIVE, CreatedAt: timestamppb.New(t0)},
+		{InstallationId: "inst_ln", Provider: consolev1.Provider_PROVIDER_LINEAR, ExternalId: "org-1", AccountLogin: "lin",
+			Status: consolev1.ConnectionStatus_CONNECTION_STATUS_ERROR, StatusReason: "reauth_required", CreatedAt: timestamppb.New(t0)},
 	}}), nil
 }
 
@@ -422,8 +424,13 @@ func TestSourcesPage(t *testing.T) {
 	require.Contains(t, body, "Pushed &lt;script&gt;")
 	require.Contains(t, body, `href="#ZgotmplZ"`)
 	require.Contains(t, body, `href="https://sentry.example/issues/1"`)
+	// A connection in error offers Reconnect (a new connect flow) and no link form.
+	require.Contains(t, body, `data-installation-id="inst_ln" data-external-id="org-1" data-status="error"`)
+	require.Contains(t, body, `reauth_required`)
+	require.Contains(t, body, `data-action="connect" data-provider="linear" data-provider-enum="PROVIDER_LINEAR" data-reconnect="inst_ln">Reconnect</button>`)
+	require.NotContains(t, body, `data-method="BulkLinkLinearTeams"`)
 	// Providers without a connection say so.
-	require.Equal(t, 2, strings.Count(body, "Not connected."))
+	require.Equal(t, 1, strings.Count(body, "Not connected."))
 }
 
 func TestSourcesPageUnknownWorkspace(t *testing.T) {
