@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lightfastai/connections/console/internal/demoflow"
+	"github.com/lightfastai/connections/console/internal/stacktest"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
 
@@ -27,8 +28,8 @@ func TestBrowserLifecycle(t *testing.T) {
 	s := startStack(t)
 	b := newBrowser(t)
 	const user, org = "user_e2e", "org_e2e"
-	token := s.token(t, user, org, "admin")
-	api := s.client(token)
+	token := s.Token(t, user, org, "admin")
+	api := s.Client(token)
 
 	sourcesURL := signInAndCreateWorkspace(t, b, s, token)
 
@@ -59,17 +60,9 @@ func TestBrowserLifecycle(t *testing.T) {
 
 // signInAndCreateWorkspace signs in through the sign-in page with a pasted session token, creates a
 // workspace on the workspaces page and returns the URL of its sources page.
-func signInAndCreateWorkspace(t *testing.T, b *browser, s *stack, token string) string {
+func signInAndCreateWorkspace(t *testing.T, b *browser, s *stacktest.Stack, token string) string {
 	t.Helper()
-	b.do("sign-in redirect", 30*time.Second,
-		chromedp.Navigate(s.ConsoleURL+"/workspaces"),
-		chromedp.WaitVisible(chromedp.ID("sign-in")),
-	)
-	b.do("sign in", 30*time.Second,
-		chromedp.SetValue(chromedp.ID("token"), token),
-		chromedp.Click(chromedp.CSS(`#sign-in button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.ID("create-workspace")),
-	)
+	signIn(b, s, token)
 	b.do("create workspace", 30*time.Second,
 		chromedp.SendKeys(chromedp.ID("workspace-name"), "E2E workspace"),
 		chromedp.Click(chromedp.CSS(`#create-workspace button[type="submit"]`)),
@@ -80,13 +73,29 @@ func signInAndCreateWorkspace(t *testing.T, b *browser, s *stack, token string) 
 	return url
 }
 
+// signIn signs in through the sign-in page with a pasted session token; it ends on the workspaces page.
+func signIn(b *browser, s *stacktest.Stack, token string) {
+	b.t.Helper()
+	b.do("sign-in redirect", 30*time.Second,
+		chromedp.Navigate(s.ConsoleURL+"/workspaces"),
+		chromedp.WaitVisible(chromedp.ID("sign-in")),
+	)
+	b.do("sign in", 30*time.Second,
+		chromedp.SetValue(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.CSS(`#sign-in button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("create-workspace")),
+	)
+}
+
 // lifecycle connects provider in a popup, links a resource, has the simulator send a signed webhook and
 // waits for its observation, backfills, and disconnects.
 func lifecycle(t *testing.T, b *browser, api *demoflow.Client, provider string) {
 	section := fmt.Sprintf(`section[data-provider=%q]`, provider)
 
 	// Connect: the click opens the popup, which goes gateway → simulator consent → gateway callback →
-	// /connected, posts the result to this page and closes; this page then reloads with the connection.
+	// /connected. The callback left the connection pending; /connected confirms it under this browser's
+	// session (only then is it listed, and active), posts the result to this page and closes; this page
+	// then reloads with the connection.
 	b.do("click connect", 30*time.Second, chromedp.Click(chromedp.CSS(section+` button[data-action="connect"]`)))
 	b.waitFor("connection shown", `!!document.querySelector(`+js(section+` .connection[data-status="active"]`)+`)`, 45*time.Second, false, func() string {
 		return "open pages: " + strings.Join(b.pageTargets(), ", ")
@@ -158,7 +167,10 @@ func lifecycle(t *testing.T, b *browser, api *demoflow.Client, provider string) 
 	require.NoError(t, err)
 	require.Greater(t, len(obs.Msg.GetObservations()), 1, "the backfill added observations to the webhook's one")
 
-	// Disconnect: the connection goes away and its integrations become inactive.
+	// Disconnect: the connection goes away and its integrations become inactive; the gateway revokes it at
+	// the provider (GitHub App installations stay installed: their tokens lapse).
+	revokes, err := api.SimCalls(ctx)
+	require.NoError(t, err)
 	b.do("disconnect", 30*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-action="disconnect"][data-installation-id=%q]`, installationID))))
 	b.waitFor("integration inactive", `(() => {
 		const row = document.querySelector(`+js(row)+`);
@@ -171,6 +183,20 @@ func lifecycle(t *testing.T, b *browser, api *demoflow.Client, provider string) 
 			require.False(t, in.GetIsActive(), "integration %s on the disconnected installation", in.GetId())
 		}
 	}
+	if key := revokeKeys[provider]; key != "" {
+		require.Eventually(t, func() bool {
+			calls, err := api.SimCalls(ctx)
+			require.NoError(t, err)
+			return calls[key] > revokes[key]
+		}, 30*time.Second, 100*time.Millisecond, "the gateway never called %s after the disconnect", key)
+	}
+}
+
+// revokeKeys are the simulator endpoints the gateway's installation.revoke job calls per provider.
+var revokeKeys = map[string]string{
+	"vercel": "vercel.configuration.delete",
+	"linear": "linear.oauth.revoke",
+	"sentry": "sentry.installation.delete",
 }
 
 // workspaceIDOf reads the workspace id of the sources page.
@@ -221,7 +247,7 @@ function probe() {
 }
 </script>`
 
-func foreignOriginIgnored(t *testing.T, b *browser, s *stack, sourcesURL string) {
+func foreignOriginIgnored(t *testing.T, b *browser, s *stacktest.Stack, sourcesURL string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	connected := s.ConsoleURL + "/connected?provider=github&installationId=V1StGXR8_Z5jdHi6B-myT"

@@ -41,7 +41,7 @@ func (q *Queries) ConsumeOAuthStateForProvider(ctx context.Context, arg ConsumeO
 }
 
 const getInstallationForProvider = `-- name: GetInstallationForProvider :one
-SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at FROM lightfast_gw_installations WHERE id = $1 AND provider = $2
+SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at FROM lightfast_gw_installations WHERE id = $1 AND provider = $2
 `
 
 type GetInstallationForProviderParams struct {
@@ -66,6 +66,7 @@ func (q *Queries) GetInstallationForProvider(ctx context.Context, arg GetInstall
 		&i.ProviderAccountInfo,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PendingExpiresAt,
 	)
 	return i, err
 }
@@ -106,7 +107,7 @@ func (q *Queries) ListResourceIDsByInstallation(ctx context.Context, installatio
 }
 
 const lockInstallationByExternalID = `-- name: LockInstallationByExternalID :one
-SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at FROM lightfast_gw_installations
+SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at FROM lightfast_gw_installations
 WHERE provider = $1 AND external_id = $2
 FOR UPDATE
 `
@@ -134,12 +135,13 @@ func (q *Queries) LockInstallationByExternalID(ctx context.Context, arg LockInst
 		&i.ProviderAccountInfo,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PendingExpiresAt,
 	)
 	return i, err
 }
 
 const lockInstallationForTeardown = `-- name: LockInstallationForTeardown :one
-SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at FROM lightfast_gw_installations WHERE id = $1 AND provider = $2 FOR UPDATE
+SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at FROM lightfast_gw_installations WHERE id = $1 AND provider = $2 FOR UPDATE
 `
 
 type LockInstallationForTeardownParams struct {
@@ -164,15 +166,16 @@ func (q *Queries) LockInstallationForTeardown(ctx context.Context, arg LockInsta
 		&i.ProviderAccountInfo,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PendingExpiresAt,
 	)
 	return i, err
 }
 
 const revokeInstallation = `-- name: RevokeInstallation :one
 UPDATE lightfast_gw_installations
-SET status = 'revoked', status_reason = $1, updated_at = now()
+SET status = 'revoked', status_reason = $1, pending_expires_at = NULL, updated_at = now()
 WHERE id = $2
-RETURNING id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at
+RETURNING id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at
 `
 
 type RevokeInstallationParams struct {
@@ -197,6 +200,7 @@ func (q *Queries) RevokeInstallation(ctx context.Context, arg RevokeInstallation
 		&i.ProviderAccountInfo,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PendingExpiresAt,
 	)
 	return i, err
 }

@@ -13,8 +13,10 @@ import (
 )
 
 const countActiveIntegrationsForResource = `-- name: CountActiveIntegrationsForResource :one
-SELECT count(*) FROM lightfast_workspace_integrations
-WHERE installation_id = $1 AND provider_resource_id = $2 AND is_active
+SELECT count(*) FROM lightfast_workspace_integrations wi
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
+WHERE wi.installation_id = $1 AND wi.provider_resource_id = $2 AND wi.is_active
 `
 
 type CountActiveIntegrationsForResourceParams struct {
@@ -22,6 +24,7 @@ type CountActiveIntegrationsForResourceParams struct {
 	ProviderResourceID string
 }
 
+// Integrations of the installation's own organisation only: only they keep a resource routed.
 func (q *Queries) CountActiveIntegrationsForResource(ctx context.Context, arg CountActiveIntegrationsForResourceParams) (int64, error) {
 	row := q.db.QueryRow(ctx, countActiveIntegrationsForResource, arg.InstallationID, arg.ProviderResourceID)
 	var count int64

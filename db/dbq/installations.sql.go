@@ -7,12 +7,13 @@ package dbq
 
 import (
 	"context"
+	"time"
 
 	"github.com/lightfastai/connections/db/types"
 )
 
 const getInstallation = `-- name: GetInstallation :one
-SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at FROM lightfast_gw_installations WHERE id = $1
+SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at FROM lightfast_gw_installations WHERE id = $1
 `
 
 func (q *Queries) GetInstallation(ctx context.Context, id string) (Installation, error) {
@@ -32,12 +33,13 @@ func (q *Queries) GetInstallation(ctx context.Context, id string) (Installation,
 		&i.ProviderAccountInfo,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PendingExpiresAt,
 	)
 	return i, err
 }
 
 const getInstallationByExternalID = `-- name: GetInstallationByExternalID :one
-SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at FROM lightfast_gw_installations WHERE provider = $1 AND external_id = $2
+SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at FROM lightfast_gw_installations WHERE provider = $1 AND external_id = $2
 `
 
 type GetInstallationByExternalIDParams struct {
@@ -62,12 +64,13 @@ func (q *Queries) GetInstallationByExternalID(ctx context.Context, arg GetInstal
 		&i.ProviderAccountInfo,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PendingExpiresAt,
 	)
 	return i, err
 }
 
 const getInstallationForOrg = `-- name: GetInstallationForOrg :one
-SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at FROM lightfast_gw_installations WHERE id = $1 AND org_id = $2
+SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at FROM lightfast_gw_installations WHERE id = $1 AND org_id = $2
 `
 
 type GetInstallationForOrgParams struct {
@@ -92,12 +95,13 @@ func (q *Queries) GetInstallationForOrg(ctx context.Context, arg GetInstallation
 		&i.ProviderAccountInfo,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PendingExpiresAt,
 	)
 	return i, err
 }
 
 const listInstallationsByOrg = `-- name: ListInstallationsByOrg :many
-SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at FROM lightfast_gw_installations
+SELECT id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at FROM lightfast_gw_installations
 WHERE org_id = $1
   AND ($2::varchar IS NULL OR provider = $2)
   AND ($3::varchar IS NULL OR status = $3)
@@ -133,6 +137,7 @@ func (q *Queries) ListInstallationsByOrg(ctx context.Context, arg ListInstallati
 			&i.ProviderAccountInfo,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PendingExpiresAt,
 		); err != nil {
 			return nil, err
 		}
@@ -148,7 +153,7 @@ const setInstallationAccountInfo = `-- name: SetInstallationAccountInfo :one
 UPDATE lightfast_gw_installations
 SET provider_account_info = $1, updated_at = now()
 WHERE id = $2
-RETURNING id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at
+RETURNING id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at
 `
 
 type SetInstallationAccountInfoParams struct {
@@ -173,6 +178,7 @@ func (q *Queries) SetInstallationAccountInfo(ctx context.Context, arg SetInstall
 		&i.ProviderAccountInfo,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PendingExpiresAt,
 	)
 	return i, err
 }
@@ -181,7 +187,7 @@ const setInstallationStatus = `-- name: SetInstallationStatus :one
 UPDATE lightfast_gw_installations
 SET status = $1, status_reason = $2, updated_at = now()
 WHERE id = $3
-RETURNING id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at
+RETURNING id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at
 `
 
 type SetInstallationStatusParams struct {
@@ -207,29 +213,32 @@ func (q *Queries) SetInstallationStatus(ctx context.Context, arg SetInstallation
 		&i.ProviderAccountInfo,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PendingExpiresAt,
 	)
 	return i, err
 }
 
 const upsertInstallation = `-- name: UpsertInstallation :one
 INSERT INTO lightfast_gw_installations (
-    id, provider, external_id, account_login, connected_by, org_id, status, webhook_secret, metadata, provider_account_info
+    id, provider, external_id, account_login, connected_by, org_id, status, pending_expires_at, webhook_secret, metadata, provider_account_info
 ) VALUES (
-    $1, $2, $3, $4, $5, $6, 'active', $7, $8, $9
+    $1, $2, $3, $4, $5, $6, COALESCE($7::varchar, 'active'),
+    $8::timestamptz, $9, $10, $11
 )
 ON CONFLICT (provider, external_id) DO UPDATE SET
     account_login = EXCLUDED.account_login,
     connected_by = EXCLUDED.connected_by,
     org_id = EXCLUDED.org_id,
-    status = 'active',
+    status = EXCLUDED.status,
     status_reason = NULL,
+    pending_expires_at = EXCLUDED.pending_expires_at,
     webhook_secret = COALESCE(EXCLUDED.webhook_secret, lightfast_gw_installations.webhook_secret),
     metadata = lightfast_gw_installations.metadata || EXCLUDED.metadata,
     provider_account_info = EXCLUDED.provider_account_info,
     updated_at = now()
 WHERE lightfast_gw_installations.org_id = EXCLUDED.org_id
-   OR lightfast_gw_installations.status <> 'active'
-RETURNING id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at
+   OR lightfast_gw_installations.status = 'revoked'
+RETURNING id, provider, external_id, account_login, connected_by, org_id, status, status_reason, webhook_secret, metadata, provider_account_info, created_at, updated_at, pending_expires_at
 `
 
 type UpsertInstallationParams struct {
@@ -239,15 +248,18 @@ type UpsertInstallationParams struct {
 	AccountLogin        *string
 	ConnectedBy         string
 	OrgID               string
+	Status              *string
+	PendingExpiresAt    *time.Time
 	WebhookSecret       *string
 	Metadata            types.Object
 	ProviderAccountInfo *types.ProviderAccountInfo
 }
 
 // Insert or refresh an installation (the connect callback's write). The id is decided by the caller (the
-// existing row's id when there is one) because the encrypted webhook secret is bound to it. A row active in
-// another org is not taken over: the WHERE clause leaves it alone and no row is returned (the caller reports
-// installation_claimed); a revoked or errored one is reclaimed. Metadata is merged, not replaced.
+// existing row's id when there is one) because the encrypted webhook secret is bound to it. Only a revoked
+// installation moves to another org: a row pending, active or errored in another org is left alone and no
+// row is returned (the caller reports installation_claimed). Status defaults to active; the callback
+// writes pending with its confirmation deadline (SPEC §5.1). Metadata is merged, not replaced.
 func (q *Queries) UpsertInstallation(ctx context.Context, arg UpsertInstallationParams) (Installation, error) {
 	row := q.db.QueryRow(ctx, upsertInstallation,
 		arg.ID,
@@ -256,6 +268,8 @@ func (q *Queries) UpsertInstallation(ctx context.Context, arg UpsertInstallation
 		arg.AccountLogin,
 		arg.ConnectedBy,
 		arg.OrgID,
+		arg.Status,
+		arg.PendingExpiresAt,
 		arg.WebhookSecret,
 		arg.Metadata,
 		arg.ProviderAccountInfo,
@@ -275,6 +289,7 @@ func (q *Queries) UpsertInstallation(ctx context.Context, arg UpsertInstallation
 		&i.ProviderAccountInfo,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PendingExpiresAt,
 	)
 	return i, err
 }

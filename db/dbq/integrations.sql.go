@@ -17,6 +17,8 @@ UPDATE lightfast_workspace_integrations SET is_active = false, updated_at = now(
 WHERE installation_id = $1 AND is_active
 `
 
+// Teardown: every integration on the installation, whatever its organisation (switching one off is
+// always safe; it is the reads that must match the org).
 func (q *Queries) DeactivateIntegrationsForInstallation(ctx context.Context, installationID string) (int64, error) {
 	result, err := q.db.Exec(ctx, deactivateIntegrationsForInstallation, installationID)
 	if err != nil {
@@ -91,9 +93,11 @@ func (q *Queries) GetIntegrationForOrg(ctx context.Context, arg GetIntegrationFo
 }
 
 const listActiveIntegrationsForResource = `-- name: ListActiveIntegrationsForResource :many
-SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, backfill_state, is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at FROM lightfast_workspace_integrations
-WHERE installation_id = $1 AND provider_resource_id = $2 AND is_active
-ORDER BY created_at, id
+SELECT wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_resource_id, wi.resource_name, wi.resource_meta, wi.sync_config, wi.backfill_state, wi.is_active, wi.last_synced_at, wi.last_sync_status, wi.last_sync_error, wi.document_count, wi.connected_by, wi.created_at, wi.updated_at FROM lightfast_workspace_integrations wi
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
+WHERE wi.installation_id = $1 AND wi.provider_resource_id = $2 AND wi.is_active
+ORDER BY wi.created_at, wi.id
 `
 
 type ListActiveIntegrationsForResourceParams struct {
@@ -101,6 +105,8 @@ type ListActiveIntegrationsForResourceParams struct {
 	ProviderResourceID string
 }
 
+// Only integrations of the installation's own organisation: a workspace of an org the installation has
+// left (it was revoked, then connected elsewhere) never sees its resources again.
 func (q *Queries) ListActiveIntegrationsForResource(ctx context.Context, arg ListActiveIntegrationsForResourceParams) ([]Integration, error) {
 	rows, err := q.db.Query(ctx, listActiveIntegrationsForResource, arg.InstallationID, arg.ProviderResourceID)
 	if err != nil {
@@ -210,8 +216,13 @@ func (q *Queries) ListIntegrationsByWorkspace(ctx context.Context, workspaceID s
 const upsertIntegration = `-- name: UpsertIntegration :one
 INSERT INTO lightfast_workspace_integrations (
     id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, connected_by
-) VALUES (
-    $1, $2, $3, $4, $5, $6, $7, $8, $9
+)
+SELECT $1, $2::varchar, $3::varchar, $4, $5, $6, $7, $8, $9
+WHERE EXISTS (
+    SELECT 1 FROM lightfast_gw_installations i
+    JOIN lightfast_org_workspaces w ON w.id = $2 AND w.clerk_org_id = i.org_id
+    WHERE i.id = $3
+    FOR SHARE OF i
 )
 ON CONFLICT (workspace_id, installation_id, provider_resource_id) DO UPDATE SET
     resource_name = EXCLUDED.resource_name,
@@ -256,6 +267,9 @@ type UpsertIntegrationRow struct {
 
 // Link a resource to a workspace. Linking again refreshes the metadata and reactivates the row but keeps
 // the sync_config and backfill_state the user already has; created says which of the two happened.
+// The installation must belong to the workspace's organisation (no row otherwise); it is share-locked so
+// a concurrent teardown, which deactivates the installation's integrations, runs before or after, never
+// in between.
 func (q *Queries) UpsertIntegration(ctx context.Context, arg UpsertIntegrationParams) (UpsertIntegrationRow, error) {
 	row := q.db.QueryRow(ctx, upsertIntegration,
 		arg.ID,

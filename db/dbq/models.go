@@ -40,6 +40,7 @@ type Installation struct {
 	ProviderAccountInfo *types.ProviderAccountInfo
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
+	PendingExpiresAt    *time.Time
 }
 
 type Integration struct {

@@ -220,3 +220,47 @@ func (q *Queries) VaultRead(ctx context.Context, installationID string) (VaultRe
 	)
 	return i, err
 }
+
+const vaultReadForIntegration = `-- name: VaultReadForIntegration :one
+SELECT t.id, t.installation_id, t.access_token, t.refresh_token, t.expires_at, t.token_type, t.scope, t.version, t.refresh_failed_at, t.refresh_error, t.updated_at, i.provider, i.status AS installation_status, i.status_reason, i.org_id, i.external_id
+FROM lightfast_workspace_integrations wi
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
+JOIN lightfast_gw_tokens t ON t.installation_id = i.id
+WHERE wi.id = $1
+`
+
+type VaultReadForIntegrationRow struct {
+	Token              Token
+	Provider           types.Provider
+	InstallationStatus string
+	StatusReason       *string
+	OrgID              string
+	ExternalID         string
+}
+
+// The vault read of a workspace integration's workers (backfill, sync): the token of the integration's
+// installation, only while that installation belongs to the integration's organisation.
+func (q *Queries) VaultReadForIntegration(ctx context.Context, integrationID string) (VaultReadForIntegrationRow, error) {
+	row := q.db.QueryRow(ctx, vaultReadForIntegration, integrationID)
+	var i VaultReadForIntegrationRow
+	err := row.Scan(
+		&i.Token.ID,
+		&i.Token.InstallationID,
+		&i.Token.AccessToken,
+		&i.Token.RefreshToken,
+		&i.Token.ExpiresAt,
+		&i.Token.TokenType,
+		&i.Token.Scope,
+		&i.Token.Version,
+		&i.Token.RefreshFailedAt,
+		&i.Token.RefreshError,
+		&i.Token.UpdatedAt,
+		&i.Provider,
+		&i.InstallationStatus,
+		&i.StatusReason,
+		&i.OrgID,
+		&i.ExternalID,
+	)
+	return i, err
+}

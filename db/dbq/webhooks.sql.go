@@ -22,6 +22,7 @@ type DeactivateIntegrationsForResourceParams struct {
 	ProviderResourceID string
 }
 
+// Whatever their organisation: switching an integration off is always safe.
 func (q *Queries) DeactivateIntegrationsForResource(ctx context.Context, arg DeactivateIntegrationsForResourceParams) (int64, error) {
 	result, err := q.db.Exec(ctx, deactivateIntegrationsForResource, arg.InstallationID, arg.ProviderResourceID)
 	if err != nil {
@@ -287,12 +288,14 @@ func (q *Queries) ListDeliveries(ctx context.Context, arg ListDeliveriesParams) 
 }
 
 const listIntegrationsForResource = `-- name: ListIntegrationsForResource :many
-SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name,
-       resource_meta::json AS resource_meta, sync_config::json AS sync_config, backfill_state::json AS backfill_state,
-       is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at
-FROM lightfast_workspace_integrations
-WHERE installation_id = $1 AND provider_resource_id = $2
-ORDER BY created_at, id
+SELECT wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_resource_id, wi.resource_name,
+       wi.resource_meta::json AS resource_meta, wi.sync_config::json AS sync_config, wi.backfill_state::json AS backfill_state,
+       wi.is_active, wi.last_synced_at, wi.last_sync_status, wi.last_sync_error, wi.document_count, wi.connected_by, wi.created_at, wi.updated_at
+FROM lightfast_workspace_integrations wi
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
+WHERE wi.installation_id = $1 AND wi.provider_resource_id = $2
+ORDER BY wi.created_at, wi.id
 `
 
 type ListIntegrationsForResourceParams struct {
@@ -320,8 +323,9 @@ type ListIntegrationsForResourceRow struct {
 	UpdatedAt          time.Time
 }
 
-// Every integration (active or not) linked to one provider resource of an installation.
-// JSON columns undecoded, for package integrations (see ListIntegrationsByWorkspace).
+// Every integration (active or not) linked to one provider resource of an installation, in the
+// installation's own organisation. JSON columns undecoded, for package integrations (see
+// ListIntegrationsByWorkspace).
 func (q *Queries) ListIntegrationsForResource(ctx context.Context, arg ListIntegrationsForResourceParams) ([]ListIntegrationsForResourceRow, error) {
 	rows, err := q.db.Query(ctx, listIntegrationsForResource, arg.InstallationID, arg.ProviderResourceID)
 	if err != nil {

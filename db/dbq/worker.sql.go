@@ -111,6 +111,8 @@ SELECT wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_reso
 FROM lightfast_workspace_integrations wi
 JOIN (SELECT unnest($1::text[]) AS installation_id, unnest($2::text[]) AS provider_resource_id) AS r
   ON wi.installation_id = r.installation_id AND wi.provider_resource_id = r.provider_resource_id
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
 WHERE wi.is_active
 ORDER BY wi.created_at, wi.id
 `
@@ -140,8 +142,9 @@ type ListActiveIntegrationsForResourcesRow struct {
 	UpdatedAt          time.Time
 }
 
-// The active integrations of several (installation, resource) pairs at once.
-// JSON columns undecoded, for package integrations (see ListIntegrationsByWorkspace).
+// The active integrations of several (installation, resource) pairs at once, each only in the
+// installation's own organisation. JSON columns undecoded, for package integrations (see
+// ListIntegrationsByWorkspace).
 func (q *Queries) ListActiveIntegrationsForResources(ctx context.Context, arg ListActiveIntegrationsForResourcesParams) ([]ListActiveIntegrationsForResourcesRow, error) {
 	rows, err := q.db.Query(ctx, listActiveIntegrationsForResources, arg.InstallationIds, arg.ResourceIds)
 	if err != nil {

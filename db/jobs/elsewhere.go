@@ -37,8 +37,8 @@ func AddConsoleKinds(w *river.Workers) error {
 }
 
 // AddGatewayKinds registers Elsewhere workers for the gateway's kinds (webhook.lifecycle,
-// token.refresh_ahead, oauth_states.cleanup, delivery.retention, delivery.sweep, tokens.reencrypt) in the
-// console's River client.
+// token.refresh_ahead, oauth_states.cleanup, delivery.retention, delivery.sweep, tokens.reencrypt,
+// installation.revoke, installation.expire_pending) in the console's River client.
 func AddGatewayKinds(w *river.Workers) error {
 	return addAll(
 		river.AddWorkerSafely[WebhookLifecycle](w, Elsewhere[WebhookLifecycle]{}),
@@ -47,6 +47,8 @@ func AddGatewayKinds(w *river.Workers) error {
 		river.AddWorkerSafely[DeliveryRetention](w, Elsewhere[DeliveryRetention]{}),
 		river.AddWorkerSafely[DeliverySweep](w, Elsewhere[DeliverySweep]{}),
 		river.AddWorkerSafely[TokensReencrypt](w, Elsewhere[TokensReencrypt]{}),
+		river.AddWorkerSafely[InstallationRevoke](w, Elsewhere[InstallationRevoke]{}),
+		river.AddWorkerSafely[InstallationExpirePending](w, Elsewhere[InstallationExpirePending]{}),
 	)
 }
 

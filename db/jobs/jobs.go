@@ -130,3 +130,31 @@ func (SyncConfig) Kind() string { return "sync.config" }
 func (SyncConfig) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueSync, MaxAttempts: 5}
 }
+
+// InstallationRevoke revokes a torn-down connection's grant at its provider, then deletes its token
+// (gateway). The Console's Disconnect and a refused or expired pending connection enqueue it in the
+// transaction of their teardown (db/teardown.RevokeLater).
+type InstallationRevoke struct {
+	InstallationID string `json:"installationId"`
+}
+
+// Kind implements river.JobArgs.
+func (InstallationRevoke) Kind() string { return "installation.revoke" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts. Provider outages are retried with River's backoff
+// (about an hour over the attempts); the last attempt deletes the token whatever the provider said.
+func (InstallationRevoke) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 8}
+}
+
+// InstallationExpirePending removes pending connections nobody confirmed in time (gateway, periodic).
+type InstallationExpirePending struct{}
+
+// Kind implements river.JobArgs.
+func (InstallationExpirePending) Kind() string { return "installation.expire_pending" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (InstallationExpirePending) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGateway, MaxAttempts: 3,
+		UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
+}

@@ -22,7 +22,7 @@ SELECT * FROM lightfast_gw_installations WHERE id = @id AND provider = @provider
 
 -- name: RevokeInstallation :one
 UPDATE lightfast_gw_installations
-SET status = 'revoked', status_reason = @status_reason, updated_at = now()
+SET status = 'revoked', status_reason = @status_reason, pending_expires_at = NULL, updated_at = now()
 WHERE id = @id
 RETURNING *;
 

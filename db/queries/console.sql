@@ -21,8 +21,11 @@ WHERE wi.id = @id AND w.id = wi.workspace_id AND w.clerk_org_id = @clerk_org_id
 RETURNING wi.provider, wi.installation_id, wi.provider_resource_id;
 
 -- name: CountActiveIntegrationsForResource :one
-SELECT count(*) FROM lightfast_workspace_integrations
-WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id AND is_active;
+-- Integrations of the installation's own organisation only: only they keep a resource routed.
+SELECT count(*) FROM lightfast_workspace_integrations wi
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
+WHERE wi.installation_id = @installation_id AND wi.provider_resource_id = @provider_resource_id AND wi.is_active;
 
 -- name: SetGithubConfigStatus :one
 -- Records the result of looking for lightfast.yml; only the config keys of sync_config change.

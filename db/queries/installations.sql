@@ -1,25 +1,28 @@
 -- name: UpsertInstallation :one
 -- Insert or refresh an installation (the connect callback's write). The id is decided by the caller (the
--- existing row's id when there is one) because the encrypted webhook secret is bound to it. A row active in
--- another org is not taken over: the WHERE clause leaves it alone and no row is returned (the caller reports
--- installation_claimed); a revoked or errored one is reclaimed. Metadata is merged, not replaced.
+-- existing row's id when there is one) because the encrypted webhook secret is bound to it. Only a revoked
+-- installation moves to another org: a row pending, active or errored in another org is left alone and no
+-- row is returned (the caller reports installation_claimed). Status defaults to active; the callback
+-- writes pending with its confirmation deadline (SPEC §5.1). Metadata is merged, not replaced.
 INSERT INTO lightfast_gw_installations (
-    id, provider, external_id, account_login, connected_by, org_id, status, webhook_secret, metadata, provider_account_info
+    id, provider, external_id, account_login, connected_by, org_id, status, pending_expires_at, webhook_secret, metadata, provider_account_info
 ) VALUES (
-    @id, @provider, @external_id, @account_login, @connected_by, @org_id, 'active', @webhook_secret, @metadata, @provider_account_info
+    @id, @provider, @external_id, @account_login, @connected_by, @org_id, COALESCE(sqlc.narg('status')::varchar, 'active'),
+    sqlc.narg('pending_expires_at')::timestamptz, @webhook_secret, @metadata, @provider_account_info
 )
 ON CONFLICT (provider, external_id) DO UPDATE SET
     account_login = EXCLUDED.account_login,
     connected_by = EXCLUDED.connected_by,
     org_id = EXCLUDED.org_id,
-    status = 'active',
+    status = EXCLUDED.status,
     status_reason = NULL,
+    pending_expires_at = EXCLUDED.pending_expires_at,
     webhook_secret = COALESCE(EXCLUDED.webhook_secret, lightfast_gw_installations.webhook_secret),
     metadata = lightfast_gw_installations.metadata || EXCLUDED.metadata,
     provider_account_info = EXCLUDED.provider_account_info,
     updated_at = now()
 WHERE lightfast_gw_installations.org_id = EXCLUDED.org_id
-   OR lightfast_gw_installations.status <> 'active'
+   OR lightfast_gw_installations.status = 'revoked'
 RETURNING *;
 
 -- name: GetInstallation :one

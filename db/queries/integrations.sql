@@ -1,10 +1,18 @@
 -- name: UpsertIntegration :one
 -- Link a resource to a workspace. Linking again refreshes the metadata and reactivates the row but keeps
 -- the sync_config and backfill_state the user already has; created says which of the two happened.
+-- The installation must belong to the workspace's organisation (no row otherwise); it is share-locked so
+-- a concurrent teardown, which deactivates the installation's integrations, runs before or after, never
+-- in between.
 INSERT INTO lightfast_workspace_integrations (
     id, workspace_id, installation_id, provider, provider_resource_id, resource_name, resource_meta, sync_config, connected_by
-) VALUES (
-    @id, @workspace_id, @installation_id, @provider, @provider_resource_id, @resource_name, @resource_meta, @sync_config, @connected_by
+)
+SELECT @id, @workspace_id::varchar, @installation_id::varchar, @provider, @provider_resource_id, @resource_name, @resource_meta, @sync_config, @connected_by
+WHERE EXISTS (
+    SELECT 1 FROM lightfast_gw_installations i
+    JOIN lightfast_org_workspaces w ON w.id = @workspace_id AND w.clerk_org_id = i.org_id
+    WHERE i.id = @installation_id
+    FOR SHARE OF i
 )
 ON CONFLICT (workspace_id, installation_id, provider_resource_id) DO UPDATE SET
     resource_name = EXCLUDED.resource_name,
@@ -31,10 +39,16 @@ SELECT id, workspace_id, installation_id, provider, provider_resource_id, resour
 FROM lightfast_workspace_integrations WHERE workspace_id = @workspace_id ORDER BY created_at, id;
 
 -- name: ListActiveIntegrationsForResource :many
-SELECT * FROM lightfast_workspace_integrations
-WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id AND is_active
-ORDER BY created_at, id;
+-- Only integrations of the installation's own organisation: a workspace of an org the installation has
+-- left (it was revoked, then connected elsewhere) never sees its resources again.
+SELECT wi.* FROM lightfast_workspace_integrations wi
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
+WHERE wi.installation_id = @installation_id AND wi.provider_resource_id = @provider_resource_id AND wi.is_active
+ORDER BY wi.created_at, wi.id;
 
 -- name: DeactivateIntegrationsForInstallation :execrows
+-- Teardown: every integration on the installation, whatever its organisation (switching one off is
+-- always safe; it is the reads that must match the org).
 UPDATE lightfast_workspace_integrations SET is_active = false, updated_at = now()
 WHERE installation_id = @installation_id AND is_active;

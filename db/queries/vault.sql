@@ -5,6 +5,16 @@ FROM lightfast_gw_tokens t
 JOIN lightfast_gw_installations i ON i.id = t.installation_id
 WHERE t.installation_id = @installation_id;
 
+-- name: VaultReadForIntegration :one
+-- The vault read of a workspace integration's workers (backfill, sync): the token of the integration's
+-- installation, only while that installation belongs to the integration's organisation.
+SELECT sqlc.embed(t), i.provider, i.status AS installation_status, i.status_reason, i.org_id, i.external_id
+FROM lightfast_workspace_integrations wi
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
+JOIN lightfast_gw_tokens t ON t.installation_id = i.id
+WHERE wi.id = @integration_id;
+
 -- name: LockTokenForRefresh :one
 -- Taken inside the refresh transaction: replicas wanting the same refresh queue here, then re-read.
 SELECT sqlc.embed(t), i.provider, i.status AS installation_status, i.status_reason, i.org_id, i.external_id

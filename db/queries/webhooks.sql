@@ -85,14 +85,17 @@ UPDATE lightfast_gw_resources SET resource_name = @resource_name, updated_at = n
 WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id;
 
 -- name: ListIntegrationsForResource :many
--- Every integration (active or not) linked to one provider resource of an installation.
--- JSON columns undecoded, for package integrations (see ListIntegrationsByWorkspace).
-SELECT id, workspace_id, installation_id, provider, provider_resource_id, resource_name,
-       resource_meta::json AS resource_meta, sync_config::json AS sync_config, backfill_state::json AS backfill_state,
-       is_active, last_synced_at, last_sync_status, last_sync_error, document_count, connected_by, created_at, updated_at
-FROM lightfast_workspace_integrations
-WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id
-ORDER BY created_at, id;
+-- Every integration (active or not) linked to one provider resource of an installation, in the
+-- installation's own organisation. JSON columns undecoded, for package integrations (see
+-- ListIntegrationsByWorkspace).
+SELECT wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_resource_id, wi.resource_name,
+       wi.resource_meta::json AS resource_meta, wi.sync_config::json AS sync_config, wi.backfill_state::json AS backfill_state,
+       wi.is_active, wi.last_synced_at, wi.last_sync_status, wi.last_sync_error, wi.document_count, wi.connected_by, wi.created_at, wi.updated_at
+FROM lightfast_workspace_integrations wi
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
+WHERE wi.installation_id = @installation_id AND wi.provider_resource_id = @provider_resource_id
+ORDER BY wi.created_at, wi.id;
 
 -- name: SetIntegrationResource :exec
 UPDATE lightfast_workspace_integrations
@@ -100,5 +103,6 @@ SET resource_name = @resource_name, resource_meta = @resource_meta, updated_at =
 WHERE id = @id;
 
 -- name: DeactivateIntegrationsForResource :execrows
+-- Whatever their organisation: switching an integration off is always safe.
 UPDATE lightfast_workspace_integrations SET is_active = false, updated_at = now()
 WHERE installation_id = @installation_id AND provider_resource_id = @provider_resource_id AND is_active;

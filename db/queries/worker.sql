@@ -27,14 +27,17 @@ WHERE id = @id;
 SELECT * FROM lightfast_gw_webhook_deliveries WHERE id = ANY(@ids::text[]) ORDER BY id FOR UPDATE;
 
 -- name: ListActiveIntegrationsForResources :many
--- The active integrations of several (installation, resource) pairs at once.
--- JSON columns undecoded, for package integrations (see ListIntegrationsByWorkspace).
+-- The active integrations of several (installation, resource) pairs at once, each only in the
+-- installation's own organisation. JSON columns undecoded, for package integrations (see
+-- ListIntegrationsByWorkspace).
 SELECT wi.id, wi.workspace_id, wi.installation_id, wi.provider, wi.provider_resource_id, wi.resource_name,
        wi.resource_meta::json AS resource_meta, wi.sync_config::json AS sync_config, wi.backfill_state::json AS backfill_state,
        wi.is_active, wi.last_synced_at, wi.last_sync_status, wi.last_sync_error, wi.document_count, wi.connected_by, wi.created_at, wi.updated_at
 FROM lightfast_workspace_integrations wi
 JOIN (SELECT unnest(@installation_ids::text[]) AS installation_id, unnest(@resource_ids::text[]) AS provider_resource_id) AS r
   ON wi.installation_id = r.installation_id AND wi.provider_resource_id = r.provider_resource_id
+JOIN lightfast_org_workspaces w ON w.id = wi.workspace_id
+JOIN lightfast_gw_installations i ON i.id = wi.installation_id AND i.org_id = w.clerk_org_id
 WHERE wi.is_active
 ORDER BY wi.created_at, wi.id;
 

@@ -2,9 +2,12 @@ package teardown_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lightfastai/connections/db"
@@ -99,4 +102,58 @@ func TestRevokeUnknownOrWrongProviderIsNotFound(t *testing.T) {
 	got, err := q.GetInstallation(ctx, inst.ID)
 	require.NoError(t, err)
 	require.Equal(t, "active", got.Status)
+}
+
+// RevokeLater tears down like Revoke but keeps the token for the installation.revoke job it enqueues in
+// the same transaction; a rolled-back transaction enqueues nothing, and a revoked installation nothing more.
+func TestRevokeLaterKeepsTheTokenForTheRevokeJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	q := dbq.New(pool)
+	inserter, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{})
+	require.NoError(t, err)
+	inst, err := q.UpsertInstallation(ctx, dbq.UpsertInstallationParams{ID: ids.New(), Provider: types.Linear, ExternalID: "lin", ConnectedBy: "u", OrgID: "o"})
+	require.NoError(t, err)
+	_, err = q.UpsertToken(ctx, dbq.UpsertTokenParams{ID: ids.New(), InstallationID: inst.ID, AccessToken: "v1:k:x"})
+	require.NoError(t, err)
+	jobsFor := func() int {
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'installation.revoke' AND queue = 'gateway'
+			AND args->>'installationId' = $1`, inst.ID).Scan(&n))
+		return n
+	}
+
+	rollback := errors.New("rolled back")
+	err = db.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := teardown.RevokeLater(ctx, tx, inserter, types.Linear, inst.ID, teardown.ReasonDisconnected); err != nil {
+			return err
+		}
+		return rollback
+	})
+	require.ErrorIs(t, err, rollback)
+	require.Zero(t, jobsFor(), "the job belongs to the teardown's transaction")
+
+	require.NoError(t, db.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		res, err := teardown.RevokeLater(ctx, tx, inserter, types.Linear, inst.ID, teardown.ReasonDisconnected)
+		require.False(t, res.AlreadyRevoked)
+		return err
+	}))
+	require.Equal(t, 1, jobsFor())
+	got, err := q.GetInstallation(ctx, inst.ID)
+	require.NoError(t, err)
+	require.Equal(t, types.InstallationRevoked, got.Status)
+	_, err = q.GetTokenByInstallation(ctx, inst.ID)
+	require.NoError(t, err, "the token waits for the job")
+
+	require.NoError(t, db.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		res, err := teardown.RevokeLater(ctx, tx, inserter, types.Linear, inst.ID, teardown.ReasonDisconnected)
+		require.True(t, res.AlreadyRevoked)
+		return err
+	}))
+	require.Equal(t, 1, jobsFor(), "revoking a revoked installation enqueues nothing")
+	require.Error(t, db.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		_, err := teardown.RevokeLater(ctx, tx, nil, types.Linear, inst.ID, teardown.ReasonDisconnected)
+		return err
+	}), "no job client")
 }

@@ -84,6 +84,24 @@ func GetForOrg(ctx context.Context, q dbq.DBTX, kr *secrets.Keyring, orgID, inst
 	return get(ctx, q, kr, installationID, func(owner string) bool { return owner == orgID })
 }
 
+// GetForIntegration is Get for the workers of a workspace integration (backfill, sync): the token of the
+// integration's installation, only while that installation belongs to the integration's organisation. An
+// installation that has moved to another organisation (revoked, then connected elsewhere) is ErrNotFound.
+func GetForIntegration(ctx context.Context, q dbq.DBTX, kr *secrets.Keyring, integrationID string) (Token, error) {
+	row, err := dbq.New(q).VaultReadForIntegration(ctx, integrationID)
+	if err != nil {
+		if db.IsNotFound(err) {
+			return Token{}, ErrNotFound
+		}
+		return Token{}, fmt.Errorf("vault read: %w", err)
+	}
+	vr := dbq.VaultReadRow(row)
+	if err := Check(vr, time.Now()); err != nil {
+		return Token{}, err
+	}
+	return Decrypt(kr, vr)
+}
+
 func get(ctx context.Context, q dbq.DBTX, kr *secrets.Keyring, installationID string, visible func(orgID string) bool) (Token, error) {
 	row, err := dbq.New(q).VaultRead(ctx, installationID)
 	if err != nil {
@@ -115,10 +133,10 @@ func Check(row dbq.VaultReadRow, now time.Time) error {
 
 // CheckInstallation maps an installation's status to ErrNotActive / ErrReauthRequired, or nil when active.
 func CheckInstallation(status string, reason *string) error {
-	if status == "active" {
+	if status == types.InstallationActive {
 		return nil
 	}
-	if status == "error" && reason != nil && *reason == StatusReasonReauthRequired {
+	if status == types.InstallationError && reason != nil && *reason == StatusReasonReauthRequired {
 		return ErrReauthRequired
 	}
 	return ErrNotActive

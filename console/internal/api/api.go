@@ -139,14 +139,15 @@ func (s *server) workspaceForOrg(ctx context.Context, org, id string) (dbq.Works
 	return w, err
 }
 
-// installationForOrg returns the org's installation id (any status); another org's is NotFound. With
-// want set, an installation of another provider is InvalidArgument.
+// installationForOrg returns the org's installation id (any status but pending); another org's is
+// NotFound, and so is a pending one (only ConfirmConnection, for the user who started it, deals with
+// those). With want set, an installation of another provider is InvalidArgument.
 func (s *server) installationForOrg(ctx context.Context, org, id string, want types.Provider) (dbq.Installation, error) {
 	if id == "" {
 		return dbq.Installation{}, errInvalid("installation_id is required")
 	}
 	inst, err := s.q().GetInstallationForOrg(ctx, dbq.GetInstallationForOrgParams{ID: id, OrgID: org})
-	if db.IsNotFound(err) {
+	if db.IsNotFound(err) || (err == nil && inst.Status == types.InstallationPending) {
 		return dbq.Installation{}, errNotFound("connection")
 	}
 	if err != nil {
@@ -164,7 +165,7 @@ func (s *server) activeInstallationForOrg(ctx context.Context, org, id string, w
 	if err != nil {
 		return inst, err
 	}
-	if inst.Status != "active" {
+	if inst.Status != types.InstallationActive {
 		return inst, errPrecondition("connection %s is %s, not active", id, inst.Status)
 	}
 	return inst, nil
@@ -172,7 +173,7 @@ func (s *server) activeInstallationForOrg(ctx context.Context, org, id string, w
 
 // latestActive returns the org's most recent active installation of provider; none is NotFound.
 func (s *server) latestActive(ctx context.Context, org string, p types.Provider) (dbq.Installation, error) {
-	active, provider := "active", string(p)
+	active, provider := types.InstallationActive, string(p)
 	rows, err := s.q().ListInstallationsByOrg(ctx, dbq.ListInstallationsByOrgParams{OrgID: org, Provider: &provider, Status: &active})
 	if err != nil {
 		return dbq.Installation{}, err

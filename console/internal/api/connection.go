@@ -2,18 +2,21 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/url"
-	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/oauthstate"
+	"github.com/lightfastai/connections/db/pending"
 	"github.com/lightfastai/connections/db/teardown"
+	"github.com/lightfastai/connections/db/types"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
 
@@ -58,6 +61,51 @@ func (s connectionService) GetAuthorizeURL(ctx context.Context, req *connect.Req
 	}), nil
 }
 
+// maxInstallationIDLen bounds an installation id from a request; real ones are 21 characters.
+const maxInstallationIDLen = 191
+
+func (s connectionService) ConfirmConnection(ctx context.Context, req *connect.Request[consolev1.ConfirmConnectionRequest]) (*connect.Response[consolev1.ConfirmConnectionResponse], error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := req.Msg.GetInstallationId()
+	if id == "" || len(id) > maxInstallationIDLen {
+		return nil, errInvalid("installation_id is required")
+	}
+	if s.River == nil {
+		return nil, errors.New("confirm connection: no job client to enqueue a provider revoke")
+	}
+	var res pending.Result
+	err = db.WithTx(ctx, s.Pool, func(tx pgx.Tx) error {
+		res, err = pending.Confirm(ctx, tx, s.River, id, p.OrgID, p.UserID, s.Now())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	inst := res.Installation
+	switch res.Outcome {
+	case pending.Confirmed:
+		if s.Routes != nil {
+			s.Routes.PutInstallation(context.WithoutCancel(ctx), inst.Provider, inst.ExternalID, inst.ID)
+		}
+		s.Log.Info("connection confirmed", zap.String("installation_id", inst.ID), zap.String("provider", string(inst.Provider)),
+			zap.String("org_id", p.OrgID))
+	case pending.AlreadyActive:
+	case pending.Refused:
+		// Not the caller's: somebody else's connect link, or confirmed too late. It is gone now.
+		teardown.DropRoutes(context.WithoutCancel(ctx), s.Routes, res.Removed)
+		s.Log.Warn("pending connection refused and removed: the session is not the one that started it, or it expired",
+			zap.String("installation_id", inst.ID), zap.String("provider", string(inst.Provider)),
+			zap.String("org_id", p.OrgID), zap.String("user_id", p.UserID))
+		return nil, errNotFound("connection")
+	default:
+		return nil, errNotFound("connection")
+	}
+	return connect.NewResponse(&consolev1.ConfirmConnectionResponse{Connection: connectionMsg(inst)}), nil
+}
+
 func (s connectionService) ListConnections(ctx context.Context, req *connect.Request[consolev1.ListConnectionsRequest]) (*connect.Response[consolev1.ListConnectionsResponse], error) {
 	p, err := caller(ctx)
 	if err != nil {
@@ -76,10 +124,15 @@ func (s connectionService) ListConnections(ctx context.Context, req *connect.Req
 	if err != nil {
 		return nil, err
 	}
-	// Active connections, and those in error with their status_reason so a page can offer Reconnect;
-	// pending (unconfirmed) and revoked ones are not the org's connections.
-	rows = slices.DeleteFunc(rows, func(i dbq.Installation) bool { return i.Status != "active" && i.Status != "error" })
-	return connect.NewResponse(&consolev1.ListConnectionsResponse{Connections: connectionsMsg(rows)}), nil
+	// Active ones, and those in error so a page can offer Reconnect; never pending (not yet confirmed by
+	// whoever started them) nor revoked.
+	listed := rows[:0]
+	for _, r := range rows {
+		if r.Status == types.InstallationActive || r.Status == types.InstallationError {
+			listed = append(listed, r)
+		}
+	}
+	return connect.NewResponse(&consolev1.ListConnectionsResponse{Connections: connectionsMsg(listed)}), nil
 }
 
 func (s connectionService) GetConnection(ctx context.Context, req *connect.Request[consolev1.GetConnectionRequest]) (*connect.Response[consolev1.GetConnectionResponse], error) {
@@ -129,19 +182,20 @@ func (s connectionService) Disconnect(ctx context.Context, req *connect.Request[
 	var res teardown.Result
 	err = db.WithTx(ctx, s.Pool, func(tx pgx.Tx) error {
 		inst, err := dbq.New(tx).GetInstallationForOrg(ctx, dbq.GetInstallationForOrgParams{ID: req.Msg.GetInstallationId(), OrgID: p.OrgID})
-		if db.IsNotFound(err) {
+		if db.IsNotFound(err) || (err == nil && inst.Status == types.InstallationPending) {
 			return errNotFound("connection")
 		}
 		if err != nil {
 			return err
 		}
-		// The same transaction as the Gateway's DELETE /connections/:provider/:id, minus the provider call.
-		res, err = teardown.Revoke(ctx, tx, inst.Provider, inst.ID, teardown.ReasonDisconnected)
+		// The same transaction as the Gateway's DELETE /connections/:provider/:id; the provider revoke is
+		// the Gateway's installation.revoke job, enqueued in this transaction.
+		res, err = teardown.RevokeLater(ctx, tx, s.River, inst.Provider, inst.ID, teardown.ReasonDisconnected)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	teardown.DropRoutes(ctx, s.Routes, res)
+	teardown.DropRoutes(context.WithoutCancel(ctx), s.Routes, res)
 	return connect.NewResponse(&consolev1.DisconnectResponse{}), nil
 }

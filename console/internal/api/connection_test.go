@@ -10,12 +10,12 @@ import (
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/ids"
 	"github.com/lightfastai/connections/db/oauthstate"
 	"github.com/lightfastai/connections/db/routing"
 	"github.com/lightfastai/connections/db/types"
+	"github.com/lightfastai/connections/db/vault"
 	consolev1 "github.com/lightfastai/connections/proto/gen/lightfast/console/v1"
 )
 
@@ -95,7 +95,7 @@ func TestListAndGetConnections(t *testing.T) {
 
 	all, err := c.conn.ListConnections(ctx, connect.NewRequest(&consolev1.ListConnectionsRequest{}))
 	require.NoError(t, err)
-	require.Len(t, all.Msg.GetConnections(), 3, "active ones of this org only")
+	require.Len(t, all.Msg.GetConnections(), 3, "active ones of this org only (not the revoked one)")
 
 	onlyVercel, err := c.conn.ListConnections(ctx, connect.NewRequest(&consolev1.ListConnectionsRequest{Provider: consolev1.Provider_PROVIDER_VERCEL}))
 	require.NoError(t, err)
@@ -155,8 +155,11 @@ func TestDisconnectCascadesAndNeedsAdmin(t *testing.T) {
 	got, err := e.q.GetInstallation(ctx, inst.ID)
 	require.NoError(t, err)
 	require.Equal(t, "revoked", got.Status)
-	_, err = e.q.GetTokenByInstallation(ctx, inst.ID)
-	require.True(t, db.IsNotFound(err), "tokens deleted")
+	// The provider revoke is the Gateway's installation.revoke job, enqueued in the same transaction; it
+	// deletes the token once the provider has revoked it. Until then the token is unusable.
+	require.Equal(t, []string{inst.ID}, e.revokeJobs())
+	_, err = vault.GetForOrg(ctx, e.pool, e.kr, "org_a", inst.ID)
+	require.ErrorIs(t, err, vault.ErrNotActive)
 	res, err := e.q.ListResourcesByInstallation(ctx, inst.ID)
 	require.NoError(t, err)
 	require.Equal(t, "removed", res[0].Status)
@@ -176,7 +179,118 @@ func TestDisconnectCascadesAndNeedsAdmin(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, list.Msg.GetConnections())
 
-	// Disconnecting again is harmless.
+	// Disconnecting again is harmless, and revokes nothing twice.
 	_, err = e.admin("org_a").conn.Disconnect(ctx, connect.NewRequest(&consolev1.DisconnectRequest{InstallationId: inst.ID}))
 	require.NoError(t, err)
+	require.Equal(t, []string{inst.ID}, e.revokeJobs())
+}
+
+// TestSecurityConfirmConnectionOnlyForWhoStartedIt: the pending connection a callback leaves is
+// activated only by the user, in the organisation, whose state the callback consumed. Anyone else gets
+// NotFound, and the pending connection is removed with its provider revoke enqueued for the Gateway; so is
+// one confirmed after its deadline. Until confirmed it is invisible to the organisation.
+func TestSecurityConfirmConnectionOnlyForWhoStartedIt(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	soon := time.Now().Add(time.Minute)
+	owner := e.as(token(t, "user_1", "org_a", "member")) // confirming one's own connection needs no admin role
+	confirm := func(c clients, id string) (*consolev1.Connection, error) {
+		res, err := c.conn.ConfirmConnection(ctx, connect.NewRequest(&consolev1.ConfirmConnectionRequest{InstallationId: id}))
+		if err != nil {
+			return nil, err
+		}
+		return res.Msg.GetConnection(), nil
+	}
+	requireRemoved := func(id string) {
+		t.Helper()
+		got, err := e.q.GetInstallation(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, types.InstallationRevoked, got.Status)
+		require.Equal(t, "unconfirmed", *got.StatusReason)
+		require.Contains(t, e.revokeJobs(), id, "its provider revoke is enqueued for the Gateway")
+		_, err = confirm(owner, id)
+		requireCode(t, err, connect.CodeNotFound)
+	}
+
+	// Pending: invisible to the organisation, even to its admin.
+	stranger := e.pendingInstallation("org_a", "user_1", types.Linear, "lin_1", soon)
+	list, err := e.admin("org_a").conn.ListConnections(ctx, connect.NewRequest(&consolev1.ListConnectionsRequest{}))
+	require.NoError(t, err)
+	require.Empty(t, list.Msg.GetConnections())
+	_, err = e.admin("org_a").conn.GetConnection(ctx, connect.NewRequest(&consolev1.GetConnectionRequest{Connection: &consolev1.GetConnectionRequest_InstallationId{InstallationId: stranger.ID}}))
+	requireCode(t, err, connect.CodeNotFound)
+	_, err = e.admin("org_a").ln.ListTeams(ctx, connect.NewRequest(&consolev1.ListTeamsRequest{InstallationId: stranger.ID}))
+	requireCode(t, err, connect.CodeNotFound)
+
+	// Bad input changes nothing.
+	before := e.snapshot()
+	for _, id := range []string{"", strings.Repeat("x", 300)} {
+		_, err = confirm(owner, id)
+		requireCode(t, err, connect.CodeInvalidArgument)
+	}
+	_, err = confirm(owner, "no-such-installation")
+	requireCode(t, err, connect.CodeNotFound)
+	_, err = confirm(e.as(""), stranger.ID)
+	requireCode(t, err, connect.CodeUnauthenticated)
+	_, err = confirm(e.as(token(t, "user_1", "", "")), stranger.ID)
+	requireCode(t, err, connect.CodePermissionDenied)
+	require.Equal(t, before, e.snapshot())
+
+	// Somebody in another organisation completed the link: NotFound, and the connection is gone.
+	_, err = confirm(e.as(token(t, "user_9", "org_b", "admin")), stranger.ID)
+	requireCode(t, err, connect.CodeNotFound)
+	requireRemoved(stranger.ID)
+
+	// A colleague (same organisation, another user): the same.
+	colleague := e.pendingInstallation("org_a", "user_1", types.Sentry, "se_1", soon)
+	_, err = confirm(e.as(token(t, "user_2", "org_a", "admin")), colleague.ID)
+	requireCode(t, err, connect.CodeNotFound)
+	requireRemoved(colleague.ID)
+
+	// Too late: the same.
+	late := e.pendingInstallation("org_a", "user_1", types.Vercel, "icfg_late", time.Now().Add(-time.Second))
+	_, err = confirm(owner, late.ID)
+	requireCode(t, err, connect.CodeNotFound)
+	requireRemoved(late.ID)
+
+	// The user who started it, in time: active, routed, listed, and it says which account.
+	mine := e.pendingInstallation("org_a", "user_1", types.GitHub, "333", soon)
+	conn, err := confirm(owner, mine.ID)
+	require.NoError(t, err)
+	require.Equal(t, consolev1.ConnectionStatus_CONNECTION_STATUS_ACTIVE, conn.GetStatus())
+	require.Equal(t, "login-333", conn.GetAccountLogin())
+	require.Equal(t, mine.ID, conn.GetInstallationId())
+	got, src, err := e.cache.ResolveInstallation(ctx, types.GitHub, "333")
+	require.NoError(t, err)
+	require.Equal(t, mine.ID, got)
+	require.Equal(t, routing.FromCache, src)
+	list, err = e.admin("org_a").conn.ListConnections(ctx, connect.NewRequest(&consolev1.ListConnectionsRequest{}))
+	require.NoError(t, err)
+	require.Len(t, list.Msg.GetConnections(), 1)
+	// Again (a reloaded page): the same answer. Another user "confirming" it changes nothing.
+	again, err := confirm(owner, mine.ID)
+	require.NoError(t, err)
+	require.Equal(t, conn.GetInstallationId(), again.GetInstallationId())
+	before = e.snapshot()
+	_, err = confirm(e.as(token(t, "user_2", "org_a", "admin")), mine.ID)
+	requireCode(t, err, connect.CodeNotFound)
+	require.Equal(t, before, e.snapshot(), "an active connection is never removed by a confirmation")
+	require.NotContains(t, e.revokeJobs(), mine.ID)
+}
+
+// ListConnections offers Reconnect for a connection in error, with its reason.
+func TestListConnectionsShowsThoseInError(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	broken := e.installation("org_a", types.Linear, "lin_err", "tok", nil)
+	reason := vault.StatusReasonReauthRequired
+	_, err := e.q.SetInstallationStatus(ctx, dbq.SetInstallationStatusParams{ID: broken.ID, Status: types.InstallationError, StatusReason: &reason})
+	require.NoError(t, err)
+	list, err := e.admin("org_a").conn.ListConnections(ctx, connect.NewRequest(&consolev1.ListConnectionsRequest{}))
+	require.NoError(t, err)
+	require.Len(t, list.Msg.GetConnections(), 1)
+	require.Equal(t, consolev1.ConnectionStatus_CONNECTION_STATUS_ERROR, list.Msg.GetConnections()[0].GetStatus())
+	require.Equal(t, "reauth_required", list.Msg.GetConnections()[0].GetStatusReason())
 }

@@ -79,6 +79,10 @@ func TestCrossOrgIsNotFound(t *testing.T) {
 			_, err := c.conn.Disconnect(ctx, connect.NewRequest(&consolev1.DisconnectRequest{InstallationId: a.gh}))
 			return err
 		},
+		"ConfirmConnection": func() error {
+			_, err := c.conn.ConfirmConnection(ctx, connect.NewRequest(&consolev1.ConfirmConnectionRequest{InstallationId: a.gh}))
+			return err
+		},
 		"GetInstallations": func() error {
 			_, err := c.gh.GetInstallations(ctx, connect.NewRequest(&consolev1.GetInstallationsRequest{InstallationId: a.gh}))
 			return err

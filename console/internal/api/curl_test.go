@@ -10,12 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/lightfastai/connections/db/jobs"
+	"github.com/lightfastai/connections/db/types"
 )
 
 // postJSON calls a procedure the way curl does in Connect's JSON mode:
@@ -67,6 +69,7 @@ func TestEveryProcedureAnswersConnectJSON(t *testing.T) {
 	seInst, _ := e.sentry("org_a", 1)
 	ws := e.workspace("org_a", "w")
 	admin := token(t, "user_a", "org_a", "admin")
+	pendingInst := e.pendingInstallation("org_a", "user_a", types.Linear, "lin_pending", time.Now().Add(time.Minute))
 
 	// Look the provider resources up through the API itself, as a UI would.
 	_, vp := postJSON(t, e.url, "/lightfast.console.v1.VercelService/ListProjects", admin, fmt.Sprintf(`{"installationId":%q}`, vcInst.ID))
@@ -96,6 +99,7 @@ func TestEveryProcedureAnswersConnectJSON(t *testing.T) {
 		"WorkspaceService/GetWorkspace":                 fmt.Sprintf(`{"workspaceId":%q}`, ws.ID),
 		"ConnectionService/GetAuthorizeURL":             `{"provider":"PROVIDER_GITHUB","returnTo":"/sources"}`,
 		"ConnectionService/ListConnections":             `{}`,
+		"ConnectionService/ConfirmConnection":           fmt.Sprintf(`{"installationId":%q}`, pendingInst.ID),
 		"ConnectionService/GetConnection":               `{"provider":"PROVIDER_VERCEL"}`,
 		"GitHubService/GetInstallations":                `{}`,
 		"GitHubService/ValidateInstallations":           fmt.Sprintf(`{"installationId":%q}`, ghInst.ID),

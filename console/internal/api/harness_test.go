@@ -193,6 +193,37 @@ func (e *env) installation(org string, p types.Provider, externalID, accessToken
 	return inst
 }
 
+// pendingInstallation writes an installation as the Gateway's callback leaves it for the Console to
+// confirm: pending for user of org until deadline, with an encrypted access token.
+func (e *env) pendingInstallation(org, user string, p types.Provider, externalID string, deadline time.Time) dbq.Installation {
+	e.t.Helper()
+	ctx := context.Background()
+	login := "login-" + externalID
+	status := types.InstallationPending
+	inst, err := e.q.UpsertInstallation(ctx, dbq.UpsertInstallationParams{
+		ID: ids.New(), Provider: p, ExternalID: externalID, AccountLogin: &login, ConnectedBy: user, OrgID: org,
+		Status: &status, PendingExpiresAt: &deadline,
+	})
+	require.NoError(e.t, err)
+	tokenID := ids.New()
+	enc, err := e.kr.Encrypt("pending-token-"+externalID, vault.AccessTokenField(tokenID))
+	require.NoError(e.t, err)
+	_, err = e.q.UpsertToken(ctx, dbq.UpsertTokenParams{ID: tokenID, InstallationID: inst.ID, AccessToken: enc})
+	require.NoError(e.t, err)
+	return inst
+}
+
+// revokeJobs returns the installation ids of the installation.revoke jobs enqueued for the Gateway.
+func (e *env) revokeJobs() []string {
+	e.t.Helper()
+	rows, err := e.pool.Query(context.Background(),
+		`SELECT args->>'installationId' FROM river_job WHERE kind = 'installation.revoke' AND queue = 'gateway' ORDER BY id`)
+	require.NoError(e.t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(e.t, err)
+	return ids
+}
+
 // github connects a new simulated GitHub installation with repos repositories to org.
 func (e *env) github(org string, repos int) (dbq.Installation, simtest.GitHubInstallation, []simtest.GitHubRepo) {
 	e.t.Helper()

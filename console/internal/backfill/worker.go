@@ -112,7 +112,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[jobs.BackfillRun]) err
 	if w.keyring == nil {
 		return w.fail(ctx, r, "the console has no ENCRYPTION_KEYS, so it cannot read connection tokens")
 	}
-	tok, err := vault.Get(ctx, w.pool, w.keyring, r.integ.InstallationID)
+	tok, err := vault.GetForIntegration(ctx, w.pool, w.keyring, r.integ.ID)
 	switch {
 	case errors.Is(err, vault.ErrTokenExpired):
 		r.log.Info("token expired, waiting for the gateway to refresh it", zap.Duration("snooze", w.cfg.TokenRetry))
@@ -404,7 +404,7 @@ func (w *Worker) fetchFailed(ctx context.Context, r *run, tok vault.Token, err e
 	case providerapi.IsStatus(err, http.StatusUnauthorized):
 		// The Gateway may have refreshed the token since this run read it; only the current token being
 		// refused means the connection is broken.
-		cur, verr := vault.Get(ctx, w.pool, w.keyring, r.integ.InstallationID)
+		cur, verr := vault.GetForIntegration(ctx, w.pool, w.keyring, r.integ.ID)
 		switch {
 		case verr == nil && cur.Version != tok.Version:
 			return river.JobSnooze(0)

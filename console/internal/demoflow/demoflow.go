@@ -79,9 +79,12 @@ func bearer(token string) connect.UnaryInterceptorFunc {
 	}
 }
 
-// ConnectResult is where a connect flow ended: the console's /connected page and its query.
+// ConnectResult is where a connect flow ended: the console's /connected page and its query, then the
+// confirmation.
 type ConnectResult struct {
 	InstallationID string
+	// AccountLogin is the provider account the confirmed connection is on.
+	AccountLogin string
 	// Error is the gateway's error code when the flow failed.
 	Error string
 	// Hops are the hosts and paths the browser went through (no query strings: they carry states and codes).
@@ -89,8 +92,8 @@ type ConnectResult struct {
 }
 
 // Connect runs a provider's connect flow as a browser would without the popup: it asks the console for the
-// authorize URL, then follows the redirects (gateway → provider consent → gateway callback) with a cookie
-// jar until they reach the console's /connected page.
+// authorize URL, follows the redirects (gateway → provider consent → gateway callback) with a cookie jar
+// until they reach the console's /connected page, then confirms the connection as that page does.
 func (c *Client) Connect(ctx context.Context, provider string) (ConnectResult, error) {
 	res, err := c.Connections.GetAuthorizeURL(ctx, connect.NewRequest(&consolev1.GetAuthorizeURLRequest{Provider: ProviderEnum(provider)}))
 	if err != nil {
@@ -135,6 +138,14 @@ func (c *Client) Connect(ctx context.Context, provider string) (ConnectResult, e
 	if out.Error != "" {
 		return out, fmt.Errorf("the gateway reported %s", out.Error)
 	}
+	// The callback left the connection pending; /connected confirms it under the session that started
+	// the flow, as this does.
+	conf, err := c.Connections.ConfirmConnection(ctx, connect.NewRequest(&consolev1.ConfirmConnectionRequest{InstallationId: out.InstallationID}))
+	if err != nil {
+		return out, fmt.Errorf("confirm the connection: %w", err)
+	}
+	out.AccountLogin = conf.Msg.GetConnection().GetAccountLogin()
+	out.Hops = append(out.Hops, "ConnectionService.ConfirmConnection")
 	return out, nil
 }
 
@@ -326,6 +337,13 @@ func (c *Client) simCall(ctx context.Context, method, path string, body, out any
 		}
 	}
 	return nil
+}
+
+// SimCalls returns the simulator's call counters by endpoint key (providersim's Key* constants, e.g.
+// "linear.oauth.revoke").
+func (c *Client) SimCalls(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	return out, c.simCall(ctx, http.MethodGet, "/_sim/calls", nil, &out)
 }
 
 // QueueConsent makes the simulator's next consent for provider install on account (a GitHub account login,

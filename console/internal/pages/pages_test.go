@@ -7,6 +7,7 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -82,7 +83,27 @@ func (f *fakeAPI) ListConnections(ctx context.Context, _ *connect.Request[consol
 			Status: consolev1.ConnectionStatus_CONNECTION_STATUS_ACTIVE, CreatedAt: timestamppb.New(t0)},
 		{InstallationId: "inst_se", Provider: consolev1.Provider_PROVIDER_SENTRY, ExternalId: "uuid-1", AccountLogin: "acme",
 			Status: consolev1.ConnectionStatus_CONNECTION_STATUS_ACTIVE, CreatedAt: timestamppb.New(t0)},
+		{InstallationId: "inst_ln", Provider: consolev1.Provider_PROVIDER_LINEAR, ExternalId: "org-1", AccountLogin: "lin",
+			Status: consolev1.ConnectionStatus_CONNECTION_STATUS_ERROR, StatusReason: "reauth_required", CreatedAt: timestamppb.New(t0)},
 	}}), nil
+}
+
+// confirmable is the pending connection ConfirmConnection confirms; "inst_down" fails as a broken API
+// would, and every other id is NotFound (somebody else's, or too late).
+const confirmable = "V1StGXR8_Z5jdHi6B-myT"
+
+func (f *fakeAPI) ConfirmConnection(ctx context.Context, req *connect.Request[consolev1.ConfirmConnectionRequest]) (*connect.Response[consolev1.ConfirmConnectionResponse], error) {
+	f.seen(ctx)
+	switch req.Msg.GetInstallationId() {
+	case confirmable:
+		return connect.NewResponse(&consolev1.ConfirmConnectionResponse{Connection: &consolev1.Connection{
+			InstallationId: confirmable, Provider: consolev1.Provider_PROVIDER_GITHUB, AccountLogin: "octo" + markup,
+			Status: consolev1.ConnectionStatus_CONNECTION_STATUS_ACTIVE,
+		}}), nil
+	case "inst_down":
+		return nil, connect.NewError(connect.CodeInternal, errors.New("internal error"))
+	}
+	return nil, connect.NewError(connect.CodeNotFound, errors.New("connection not found"))
 }
 
 func (f *fakeAPI) ListSources(ctx context.Context, req *connect.Request[consolev1.ListSourcesRequest]) (*connect.Response[consolev1.ListSourcesResponse], error) {
@@ -188,21 +209,64 @@ func requirePageHeaders(t *testing.T, rec *httptest.ResponseRecorder) {
 	require.True(t, strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html"))
 }
 
-func TestConnectedSuccess(t *testing.T) {
+func TestConnectedConfirmsUnderTheSession(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	rec := b.get(t, "/connected?provider=github&installationId=V1StGXR8_Z5jdHi6B-myT", "")
+	tok := token(t, "org_a")
+	rec := b.get(t, "/connected?provider=github&installationId="+confirmable, tok)
 	require.Equal(t, http.StatusOK, rec.Code)
 	requirePageHeaders(t, rec)
 	body := rec.Body.String()
+	require.Equal(t, []string{tok}, b.api.tokens, "ConfirmConnection was called with the session")
 	require.Contains(t, body, `data-page="connected"`)
 	// The origin the script posts to is the console's exact origin, from CONSOLE_PUBLIC_URL.
 	require.Contains(t, body, `data-console-origin="http://console.test:4107"`)
 	require.Contains(t, body, `data-provider="github"`)
-	require.Contains(t, body, `data-installation-id="V1StGXR8_Z5jdHi6B-myT"`)
+	require.Contains(t, body, `data-installation-id="`+confirmable+`"`)
 	require.Contains(t, body, `data-error=""`)
 	require.Contains(t, body, "<h1>Connected</h1>")
+	// Which account was connected, as the confirmed connection says (escaped: it comes from the provider).
+	require.Contains(t, body, `data-account-login="octo`+html.EscapeString(markup)+`"`)
+	require.Contains(t, body, `GitHub account <strong>octo`+html.EscapeString(markup)+`</strong> is now connected.`)
+	require.NotContains(t, body, markup)
 	require.NotContains(t, body, "<script>", "no inline script: the CSP forbids it")
+}
+
+// /connected confirms only under a session: without one, the user signs in and comes back to the same
+// URL, and nothing is confirmed meanwhile.
+func TestConnectedNeedsASession(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, session := range []string{"", "garbage"} {
+		rec := b.get(t, "/connected?provider=github&installationId="+confirmable, session)
+		require.Equal(t, http.StatusFound, rec.Code)
+		loc, err := url.Parse(rec.Header().Get("Location"))
+		require.NoError(t, err)
+		require.Equal(t, "/sign-in", loc.Path)
+		require.Equal(t, "/connected?provider=github&installationId="+confirmable, loc.Query().Get("next"))
+		// The sign-in page hands the same path and query back to its script.
+		rec = b.get(t, loc.String(), "")
+		require.Contains(t, rec.Body.String(), `data-next="/connected?installationId=`+confirmable+`&amp;provider=github"`)
+	}
+	require.Empty(t, b.api.tokens, "nothing was confirmed without a session")
+}
+
+// A refused confirmation (somebody else's connection, or too late) and a failing API are reported to the
+// opener with their codes and explained.
+func TestConnectedRefusedOrFailed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := b.get(t, "/connected?provider=linear&installationId=someone-elses", token(t, "org_a"))
+	require.Equal(t, http.StatusOK, rec.Code)
+	body := rec.Body.String()
+	require.Contains(t, body, `data-error="confirmation_refused"`)
+	require.Contains(t, body, `data-installation-id=""`)
+	require.Contains(t, body, "was not started by you in this organisation")
+	require.Contains(t, body, "Connection failed")
+
+	rec = b.get(t, "/connected?provider=linear&installationId=inst_down", token(t, "org_a"))
+	require.Equal(t, http.StatusInternalServerError, rec.Code)
+	require.Contains(t, rec.Body.String(), `data-error="server_error"`)
 }
 
 func TestConnectedError(t *testing.T) {
@@ -219,6 +283,19 @@ func TestConnectedError(t *testing.T) {
 	rec = b.get(t, "/connected?provider=sentry&error=brand_new_code", "")
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Contains(t, rec.Body.String(), "The connection failed (brand_new_code).")
+
+	// The codes of issue 14 are explained.
+	for code, text := range map[string]string{
+		"installation_not_admin": "Only an owner of the GitHub organization",
+		"invalid_state":          "This browser did not start this connection",
+		"confirmation_refused":   "was not started by you in this organisation",
+	} {
+		rec = b.get(t, "/connected?provider=github&error="+code, "")
+		require.Equal(t, http.StatusOK, rec.Code, code)
+		require.Contains(t, rec.Body.String(), `data-error="`+code+`"`)
+		require.Contains(t, rec.Body.String(), text, code)
+	}
+	require.Empty(t, b.api.tokens, "reporting an error confirms nothing")
 }
 
 // TestConnectedRejectsBadQuery: /connected is linkable by anyone, so nothing from its query may reach the
@@ -354,8 +431,13 @@ func TestSourcesPage(t *testing.T) {
 	require.Contains(t, body, "Pushed &lt;script&gt;")
 	require.Contains(t, body, `href="#ZgotmplZ"`)
 	require.Contains(t, body, `href="https://sentry.example/issues/1"`)
+	// A connection in error offers Reconnect (a new connect flow) and no link form.
+	require.Contains(t, body, `data-installation-id="inst_ln" data-external-id="org-1" data-status="error"`)
+	require.Contains(t, body, `reauth_required`)
+	require.Contains(t, body, `data-action="connect" data-provider="linear" data-provider-enum="PROVIDER_LINEAR" data-reconnect="inst_ln">Reconnect</button>`)
+	require.NotContains(t, body, `data-method="BulkLinkLinearTeams"`)
 	// Providers without a connection say so.
-	require.Equal(t, 2, strings.Count(body, "Not connected."))
+	require.Equal(t, 1, strings.Count(body, "Not connected."))
 }
 
 func TestSourcesPageUnknownWorkspace(t *testing.T) {

@@ -26,19 +26,24 @@ func (p *Pages) session(c echo.Context) (context.Context, auth.Principal, bool, 
 	return withSession(c.Request().Context(), token), pr, true, nil
 }
 
+// toSignIn sends the browser to the sign-in page, which brings it back to this page, query included (so
+// /connected confirms its connection once the user has signed in).
 func (p *Pages) toSignIn(c echo.Context) error {
-	return c.Redirect(http.StatusFound, "/sign-in?next="+url.QueryEscape(c.Request().URL.Path))
+	return c.Redirect(http.StatusFound, "/sign-in?next="+url.QueryEscape(c.Request().URL.RequestURI()))
 }
 
-// localPath returns next when it is a path on this site, else "/workspaces": the sign-in page must not
-// become an open redirect.
+// localPath returns next (path and query) when it is a path on this site, else "/workspaces": the
+// sign-in page must not become an open redirect.
 func localPath(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
 		return "/workspaces"
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return "/workspaces"
+	}
+	if u.RawQuery != "" {
+		return u.EscapedPath() + "?" + u.Query().Encode()
 	}
 	return u.EscapedPath()
 }

@@ -93,7 +93,8 @@ func Get(t testing.TB) *Sim {
 	return sim
 }
 
-func repoRoot() (string, error) {
+// RepoRoot is the repository's root: the directory above the working directory that holds go.work.
+func RepoRoot() (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -109,7 +110,7 @@ func repoRoot() (string, error) {
 }
 
 func start() (*Sim, error) {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
 	}

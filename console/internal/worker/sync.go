@@ -94,7 +94,7 @@ func (w *SyncConfigWorker) sync(ctx context.Context, job *river.Job[jobs.SyncCon
 	if w.keyring == nil {
 		return errors.New("sync config: ENCRYPTION_KEYS is not configured, tokens cannot be read")
 	}
-	tok, err := vault.Get(ctx, w.pool, w.keyring, in.InstallationID)
+	tok, err := vault.GetForIntegration(ctx, w.pool, w.keyring, in.ID)
 	switch {
 	case errors.Is(err, vault.ErrNotFound), errors.Is(err, vault.ErrNotActive):
 		// Disconnected or awaiting re-authorisation: retrying cannot help until someone connects again.

@@ -101,7 +101,7 @@ func run(ctx context.Context, args []string) error {
 	var periodic []*river.PeriodicJob
 	vault.Register(workers, tokenVault)
 	periodic = append(periodic, vault.PeriodicJobs()...)
-	connect.Register(workers, pool)
+	connect.Register(workers, connector)
 	periodic = append(periodic, connect.PeriodicJobs()...)
 	lifecycle.Register(workers, pool, routes, log)
 	retention.Register(workers, pool, retention.Policy{PayloadRetention: cfg.DeliveryPayloadRetention, RowRetention: cfg.DeliveryRetention}, log)

@@ -67,24 +67,31 @@ func TestBadStates(t *testing.T) {
 
 	cases := map[string]struct {
 		state string
-		code  string
+		// authorize and callback are the codes of each step. The callback is made with the state both
+		// in its query and in the browser's cookie (as authorize would have set it), so only the state
+		// itself is wrong; without a cookie at all it is invalid_state (TestSecurityCallbackNeedsTheStateCookie).
+		authorize, callback string
 	}{
-		"missing":        {"", "missing_state"},
-		"unknown":        {strings.Repeat("x", 43), "invalid_state"},
-		"malformed":      {"<script>", "invalid_state"},
-		"reused":         {used, "invalid_state"},
-		"expired":        {expired, "expired_state"},
-		"other provider": {forGitHub, "state_provider_mismatch"},
+		"missing":        {"", "missing_state", "invalid_state"},
+		"unknown":        {strings.Repeat("x", 43), "invalid_state", "invalid_state"},
+		"malformed":      {"<script>", "invalid_state", "invalid_state"},
+		"reused":         {used, "invalid_state", "invalid_state"},
+		"expired":        {expired, "expired_state", "expired_state"},
+		"other provider": {forGitHub, "state_provider_mismatch", "state_provider_mismatch"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			for _, step := range []string{"authorize", "callback"} {
+			for step, code := range map[string]string{"authorize": tc.authorize, "callback": tc.callback} {
 				u := g.URL + "/connections/sentry/" + step + "?code=abc&installationId=x"
 				if tc.state != "" {
 					u += "&state=" + url.QueryEscape(tc.state)
 				}
-				out := g.Follow(t, g.Browser(t), u)
-				requireErrorPage(t, out, http.StatusBadRequest, tc.code)
+				browser := g.Browser(t)
+				if step == "callback" && tc.state != "" {
+					setStateCookie(t, g, browser, types.Sentry, tc.state)
+				}
+				out := g.Follow(t, browser, u)
+				requireErrorPage(t, out, http.StatusBadRequest, code)
 			}
 		})
 	}
@@ -101,26 +108,44 @@ func TestBadStates(t *testing.T) {
 func TestCallbackReplayIsRefused(t *testing.T) {
 	t.Parallel()
 	g := gatewaytest.Start(t)
-	// Stop at the gateway callback to keep its URL, then use it twice.
+	// Stop at the gateway callback to keep its URL, then use it twice from the browser that started it.
 	var callback string
 	browser := g.Browser(t)
 	browser.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
 		g.Seen.AddURL(req.URL)
-		if strings.Contains(req.URL.Path, "/callback") {
+		if req.URL.Host == "console.invalid" {
+			return http.ErrUseLastResponse
+		}
+		if callback == "" && strings.Contains(req.URL.Path, "/callback") {
 			callback = req.URL.String()
 			return http.ErrUseLastResponse
 		}
 		return nil
 	}
-	g.Follow(t, browser, g.AuthorizeURL(types.Vercel, g.NewState(t, types.Vercel, "org_a", "user_1")))
+	state := g.NewState(t, types.Vercel, "org_a", "user_1")
+	g.Follow(t, browser, g.AuthorizeURL(types.Vercel, state))
 	require.NotEmpty(t, callback)
 
-	first := g.Follow(t, g.Browser(t), callback)
+	first := g.Follow(t, browser, callback)
 	require.NotEmpty(t, first.InstallationID)
-	second := g.Follow(t, g.Browser(t), callback)
+	// The callback cleared the cookie with the state; a replay carrying the cookie again (as an attacker
+	// who copied both would) finds the state used up.
+	replay := g.Browser(t)
+	setStateCookie(t, g, replay, types.Vercel, state)
+	second := g.Follow(t, replay, callback)
 	requireErrorPage(t, second, http.StatusBadRequest, "invalid_state")
+	// And the browser that made the first one has no cookie left.
+	requireErrorPage(t, g.Follow(t, browser, callback), http.StatusBadRequest, "invalid_state")
 	require.Equal(t, 1, gatewaytest.Count(t, g.Pool, `SELECT count(*) FROM lightfast_gw_installations`))
 	require.Equal(t, 1, g.Sim.Calls(providersim.KeyVercelOAuthToken))
+}
+
+// setStateCookie puts the state cookie authorize would have set for state into browser's jar.
+func setStateCookie(t *testing.T, g *gatewaytest.Gateway, browser *http.Client, p types.Provider, state string) {
+	t.Helper()
+	u, err := url.Parse(g.URL + "/connections/" + string(p) + "/callback")
+	require.NoError(t, err)
+	browser.Jar.SetCookies(u, []*http.Cookie{{Name: "lf_connect_state", Value: state, Path: u.Path}})
 }
 
 func TestStateTravelsInCookieWhenProviderDropsIt(t *testing.T) {

@@ -1,11 +1,14 @@
 // Package connect is the gateway's connect flow (SPEC §5.1): GET /connections/:provider/authorize sends
-// the browser to the provider, GET /connections/:provider/callback completes the exchange and writes
-// the installation and its token in one transaction, and DELETE /connections/:provider/:id tears a
-// connection down. The browser only ever returns to CONSOLE_URL/connected.
+// the browser to the provider, GET /connections/:provider/callback completes the exchange in the browser
+// that started it and writes the installation (pending, until the Console confirms it) and its token in
+// one transaction, and DELETE /connections/:provider/:id tears a connection down. The browser only ever
+// returns to CONSOLE_URL/connected. Its River workers revoke torn-down connections at their provider and
+// sweep pending connections nobody confirmed.
 package connect
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
@@ -23,7 +26,8 @@ import (
 	"github.com/lightfastai/connections/gateway/internal/providers"
 )
 
-// stateCookie carries the state token to the callback for providers that do not echo it back.
+// stateCookie carries the state token from authorize to the callback in the browser that started the
+// flow, for every provider: it binds the flow to that browser (boundState).
 const stateCookie = "lf_connect_state"
 
 // Options configure the connect flow.
@@ -85,11 +89,11 @@ func (s *Service) authorize(c echo.Context) error {
 	}
 	token := c.QueryParam("state")
 	if token == "" {
-		return page(badRequest("missing_state", "the connect link has no state; start again from the console"))
+		return s.page(c, p, badRequest("missing_state", "the connect link has no state; start again from the console"))
 	}
 	st, err := oauthstate.Peek(c.Request().Context(), s.pool, p, token)
 	if err != nil {
-		return page(stateError(err))
+		return s.page(c, p, stateError(err))
 	}
 	c.SetCookie(&http.Cookie{
 		Name: stateCookie, Value: token, Path: s.callbackPath(p),
@@ -107,22 +111,20 @@ func (s *Service) callback(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	q := c.QueryParams()
-	token := q.Get("state")
-	if token == "" {
-		if ck, err := c.Cookie(stateCookie); err == nil {
-			token = ck.Value
-		}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	token, perr := boundState(c, f, q)
+	if perr != nil {
+		// Nothing is used up: a forged callback sent to a browser in the middle of its own flow must not
+		// spoil that flow.
+		s.log.Info("callback refused", zap.String("provider", string(p)), zap.String("code", perr.code))
+		return s.page(c, p, perr)
 	}
 	// The state is used up whatever happens next; the cookie goes with it.
 	c.SetCookie(&http.Cookie{Name: stateCookie, Path: s.callbackPath(p), MaxAge: -1, HttpOnly: true,
 		Secure: s.opts.SecureCookies, SameSite: http.SameSiteLaxMode})
-	c.Response().Header().Set("Cache-Control", "no-store")
-	if token == "" {
-		return page(badRequest("missing_state", "the callback has no state; start again from the console"))
-	}
 	st, err := oauthstate.Consume(ctx, s.pool, p, token)
 	if err != nil {
-		return page(stateError(err))
+		return s.page(c, p, stateError(err))
 	}
 	log := s.log.With(zap.String("provider", string(p)), zap.String("org_id", st.OrgID))
 
@@ -142,7 +144,7 @@ func (s *Service) callback(c echo.Context) error {
 	if claimed, err := s.claimedElsewhere(ctx, p, conn.ExternalID, st.OrgID); err != nil {
 		return s.failed(c, log, p, err)
 	} else if claimed {
-		log.Info("installation is active in another org", zap.String("external_id", conn.ExternalID))
+		log.Info("installation belongs to another org", zap.String("external_id", conn.ExternalID))
 		return s.toConsole(c, p, "", "installation_claimed")
 	}
 	if err := f.Finish(ctx, conn); err != nil {
@@ -150,20 +152,45 @@ func (s *Service) callback(c echo.Context) error {
 	}
 	inst, previous, err := s.save(ctx, p, st, conn)
 	if errors.Is(err, errClaimed) {
-		log.Info("installation is active in another org", zap.String("external_id", conn.ExternalID))
+		log.Info("installation belongs to another org", zap.String("external_id", conn.ExternalID))
 		return s.toConsole(c, p, "", "installation_claimed")
 	}
 	if err != nil {
 		return s.failed(c, log, p, err)
 	}
-	s.routes.PutInstallation(context.WithoutCancel(ctx), p, inst.ExternalID, inst.ID)
+	if inst.Status == types.InstallationActive {
+		// A re-consent of a connection the org already had keeps routing; a pending one is routed once
+		// the Console confirms it.
+		s.routes.PutInstallation(context.WithoutCancel(ctx), p, inst.ExternalID, inst.ID)
+	}
 	if r, ok := f.(replacer); ok && previous != nil {
 		if err := r.Replaced(ctx, *previous, conn); err != nil {
 			log.Info("could not clean up after the previous connection", zap.Error(err))
 		}
 	}
-	log.Info("connected", zap.String("installation_id", inst.ID), zap.String("external_id", inst.ExternalID))
+	log.Info("connected", zap.String("installation_id", inst.ID), zap.String("external_id", inst.ExternalID),
+		zap.String("status", inst.Status))
 	return s.toConsole(c, p, inst.ID, "")
+}
+
+// boundState returns the state of a callback made by the browser that started the flow: the one in the
+// state cookie authorize set. A browser without the cookie did not start this flow (a callback link sent
+// to someone, or a page replaying a provider redirect); a provider that echoes the state must echo the
+// cookie's, and the cookie never stands in for an echoed state that is missing. Sentry echoes none and
+// uses the cookie alone.
+func boundState(c echo.Context, f Flow, q url.Values) (string, *pageError) {
+	ck, err := c.Cookie(stateCookie)
+	if err != nil || ck.Value == "" {
+		return "", badRequest("invalid_state", "this browser did not start the connect flow; start again from the console")
+	}
+	echoed := q.Get("state")
+	if echoed == "" && f.EchoesState() {
+		return "", badRequest("missing_state", "the callback has no state; start again from the console")
+	}
+	if echoed != "" && subtle.ConstantTimeCompare([]byte(echoed), []byte(ck.Value)) != 1 {
+		return "", badRequest("invalid_state", "the callback's state is not the one this browser started; start again from the console")
+	}
+	return ck.Value, nil
 }
 
 // failed answers a callback that could not complete: an untrustworthy callback gets an error page, a
@@ -172,7 +199,12 @@ func (s *Service) failed(c echo.Context, log *zap.Logger, p types.Provider, err 
 	var pe *pageError
 	if errors.As(err, &pe) {
 		log.Info("callback refused", zap.String("code", pe.code))
-		return page(pe)
+		return s.page(c, p, pe)
+	}
+	var cr *consoleRefusal
+	if errors.As(err, &cr) {
+		log.Info("connection refused", zap.String("code", cr.code))
+		return s.toConsole(c, p, "", cr.code)
 	}
 	var perr *providers.Error
 	switch {
@@ -198,9 +230,6 @@ func (s *Service) toConsole(c echo.Context, p types.Provider, installationID, er
 	}
 	return c.Redirect(http.StatusFound, s.opts.ConsoleURL+"/connected?"+q.Encode())
 }
-
-// page turns a pageError into the JSON error body of the platform.
-func page(e *pageError) error { return platform.Errorf(e.status, e.code, "%s", e.message) }
 
 func stateError(err error) *pageError {
 	switch {

@@ -25,6 +25,9 @@ type Flow interface {
 	Finish(ctx context.Context, conn *Connection) error
 	// Revoke undoes the connection at the provider as far as it can; teardown goes on when it fails.
 	Revoke(ctx context.Context, inst dbq.Installation, accessToken secrets.Secret) error
+	// EchoesState says whether the provider sends the state back to the callback; then it must equal the
+	// state cookie of the browser (boundState).
+	EchoesState() bool
 }
 
 // replacer is implemented by flows that leave something at the provider per connection (the Linear
@@ -54,6 +57,13 @@ type pageError struct {
 }
 
 func (e *pageError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
+
+// consoleRefusal is a genuine callback (its state and browser check out) whose connection is refused
+// for a reason the user can act on, such as installation_not_admin: the browser goes back to the Console
+// with the code, and nothing is written.
+type consoleRefusal struct{ code string }
+
+func (e *consoleRefusal) Error() string { return "connection refused: " + e.code }
 
 func badRequest(code, format string, args ...any) *pageError {
 	return &pageError{status: http.StatusBadRequest, code: code, message: fmt.Sprintf(format, args...)}

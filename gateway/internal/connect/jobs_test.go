@@ -32,5 +32,5 @@ func TestStateCleanupDeletesOnlyExpiredStates(t *testing.T) {
 	require.NoError(t, err)
 	_, err = oauthstate.Peek(ctx, pool, types.GitHub, expired)
 	require.ErrorIs(t, err, oauthstate.ErrNotFound, "the expired state is gone")
-	require.Len(t, connect.PeriodicJobs(), 1)
+	require.Len(t, connect.PeriodicJobs(), 2, "state cleanup and the pending sweep")
 }

@@ -93,3 +93,6 @@ func (f linearFlow) Revoke(ctx context.Context, inst dbq.Installation, token sec
 	}
 	return firstErr
 }
+
+// EchoesState implements Flow.
+func (linearFlow) EchoesState() bool { return true }

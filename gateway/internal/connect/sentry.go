@@ -58,3 +58,7 @@ func (f sentryFlow) Finish(ctx context.Context, conn *Connection) error {
 func (f sentryFlow) Revoke(ctx context.Context, inst dbq.Installation, token secrets.Secret) error {
 	return f.client.Uninstall(ctx, inst.ExternalID, token)
 }
+
+// EchoesState implements Flow: Sentry's external install does not send the state back, so the cookie
+// alone carries it.
+func (sentryFlow) EchoesState() bool { return false }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,19 +12,21 @@ import (
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/ids"
 	"github.com/lightfastai/connections/db/oauthstate"
+	"github.com/lightfastai/connections/db/pending"
 	"github.com/lightfastai/connections/db/types"
 	dbvault "github.com/lightfastai/connections/db/vault"
 )
 
-// errClaimed: the installation is active in another org and is not taken over.
-var errClaimed = errors.New("installation is active in another org")
+// errClaimed: the installation belongs to another org (pending, active or errored there) and is not
+// taken over; only a revoked installation moves.
+var errClaimed = errors.New("installation belongs to another org")
 
 // errRaced: a concurrent callback inserted the same installation first; the write is redone against
 // its row (ciphertexts are bound to row ids, so they must be made again).
 var errRaced = errors.New("installation inserted concurrently")
 
 // claimedElsewhere is the read-only check made before any provider-side change (Linear webhook, Sentry
-// verification): is the installation active in another org? save checks again under a row lock.
+// verification): does the installation belong to another org? save checks again under a row lock.
 func (s *Service) claimedElsewhere(ctx context.Context, p types.Provider, externalID, orgID string) (bool, error) {
 	inst, err := dbq.New(s.pool).GetInstallationByExternalID(ctx, dbq.GetInstallationByExternalIDParams{Provider: p, ExternalID: externalID})
 	if db.IsNotFound(err) {
@@ -32,12 +35,19 @@ func (s *Service) claimedElsewhere(ctx context.Context, p types.Provider, extern
 	if err != nil {
 		return false, fmt.Errorf("read installation: %w", err)
 	}
-	return inst.Status == "active" && inst.OrgID != orgID, nil
+	return claimed(inst, orgID), nil
 }
 
-// save writes the installation and its token in one transaction. An installation active in another
-// org is left untouched (errClaimed); a revoked or errored one is reclaimed by the new org.
-// It also returns the row as it was before, when there was one.
+// claimed reports whether inst belongs to an org other than orgID. Only a revoked installation may move:
+// one in error there still has that org's integrations on it.
+func claimed(inst dbq.Installation, orgID string) bool {
+	return inst.OrgID != orgID && inst.Status != types.InstallationRevoked
+}
+
+// save writes the installation and its token in one transaction: pending, bound to the state's org and
+// user with the confirmation deadline of db/pending, except a re-consent of an installation already
+// active in the same org, which stays active. An installation of another org is left untouched
+// (errClaimed) unless it is revoked. It also returns the row as it was before, when there was one.
 func (s *Service) save(ctx context.Context, p types.Provider, st oauthstate.State, conn *Connection) (saved dbq.Installation, previous *dbq.Installation, err error) {
 	for range 2 {
 		err = db.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -57,7 +67,7 @@ func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, s
 	existing, err := q.LockInstallationByExternalID(ctx, dbq.LockInstallationByExternalIDParams{Provider: p, ExternalID: conn.ExternalID})
 	switch {
 	case err == nil:
-		if existing.Status == "active" && existing.OrgID != st.OrgID {
+		if claimed(existing, st.OrgID) {
 			return dbq.Installation{}, nil, errClaimed
 		}
 		id, previous = existing.ID, &existing
@@ -65,8 +75,13 @@ func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, s
 		return dbq.Installation{}, nil, fmt.Errorf("lock installation: %w", err)
 	}
 
+	status, deadline := types.InstallationPending, ptr(time.Now().Add(pending.TTL))
+	if previous != nil && previous.Status == types.InstallationActive && previous.OrgID == st.OrgID {
+		status, deadline = types.InstallationActive, nil
+	}
 	params := dbq.UpsertInstallationParams{
 		ID: id, Provider: p, ExternalID: conn.ExternalID, ConnectedBy: st.UserID, OrgID: st.OrgID,
+		Status: &status, PendingExpiresAt: deadline,
 		Metadata: conn.Metadata, ProviderAccountInfo: conn.AccountInfo,
 	}
 	if conn.AccountLogin != "" {
@@ -119,3 +134,5 @@ func (s *Service) write(ctx context.Context, q *dbq.Queries, p types.Provider, s
 	}
 	return inst, previous, nil
 }
+
+func ptr[T any](v T) *T { return &v }

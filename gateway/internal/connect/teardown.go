@@ -47,7 +47,7 @@ func (s *Service) disconnect(c echo.Context) error {
 		return fmt.Errorf("read installation: %w", err)
 	}
 	log := s.log.With(zap.String("provider", string(p)), zap.String("installation_id", id))
-	if inst.Status != "revoked" {
+	if inst.Status != types.InstallationRevoked {
 		s.revokeAtProvider(ctx, log, inst)
 	}
 
@@ -64,32 +64,38 @@ func (s *Service) disconnect(c echo.Context) error {
 		s.opts.Revoked(id)
 	}
 	log.Info("disconnected", zap.Int64("integrations_deactivated", res.DeactivatedIntegrations))
-	return c.JSON(http.StatusOK, disconnectResponse{ID: id, Provider: string(p), Status: "revoked", IntegrationsDeactivated: res.DeactivatedIntegrations})
+	return c.JSON(http.StatusOK, disconnectResponse{ID: id, Provider: string(p), Status: types.InstallationRevoked, IntegrationsDeactivated: res.DeactivatedIntegrations})
 }
 
 // revokeAtProvider tells the provider, when it can; a failure is logged and the teardown goes on, since
 // the installation must stop being used either way.
 func (s *Service) revokeAtProvider(ctx context.Context, log *zap.Logger, inst dbq.Installation) {
+	if _, err := s.revokeWithStoredToken(ctx, inst); err != nil {
+		log.Warn("provider revoke failed; tearing down anyway", zap.Error(err))
+	}
+}
+
+// revokeWithStoredToken revokes inst's grant at its provider with the token stored for it, and returns
+// the version of the token row it used (0 when there is no token: nothing to revoke with). It is the one
+// provider revoke of the gateway: DELETE /connections/:provider/:id calls it before its teardown, the
+// installation.revoke job after the Console's.
+func (s *Service) revokeWithStoredToken(ctx context.Context, inst dbq.Installation) (int64, error) {
+	row, err := dbq.New(s.pool).VaultRead(ctx, inst.ID)
+	if db.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read token for the provider revoke: %w", err)
+	}
 	f, ok := s.flows[inst.Provider]
 	if !ok {
-		log.Warn("provider not configured here; skipping the provider revoke")
-		return
-	}
-	row, err := dbq.New(s.pool).VaultRead(ctx, inst.ID)
-	if err != nil {
-		if !db.IsNotFound(err) {
-			log.Warn("read token for the provider revoke", zap.Error(err))
-		}
-		return
+		return row.Token.Version, fmt.Errorf("%s is not configured on this gateway; cannot revoke at the provider", inst.Provider)
 	}
 	tok, err := dbvault.Decrypt(s.keyring, row)
 	if err != nil {
-		log.Warn("decrypt token for the provider revoke", zap.Error(err))
-		return
+		return row.Token.Version, fmt.Errorf("decrypt token for the provider revoke: %w", err)
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
 	defer cancel()
-	if err := f.Revoke(rctx, inst, tok.AccessToken); err != nil {
-		log.Warn("provider revoke failed; tearing down anyway", zap.Error(err))
-	}
+	return row.Token.Version, f.Revoke(rctx, inst, tok.AccessToken)
 }

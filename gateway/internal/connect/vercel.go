@@ -67,3 +67,6 @@ func (f vercelFlow) Revoke(ctx context.Context, inst dbq.Installation, token sec
 	}
 	return f.client.DeleteConfiguration(ctx, token, inst.ExternalID, teamID)
 }
+
+// EchoesState implements Flow.
+func (vercelFlow) EchoesState() bool { return true }

@@ -20,16 +20,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/lightfastai/connections/db"
 	"github.com/lightfastai/connections/db/dbtest"
+	"github.com/lightfastai/connections/db/jobs"
 	"github.com/lightfastai/connections/db/oauthstate"
+	"github.com/lightfastai/connections/db/pending"
 	"github.com/lightfastai/connections/db/platform"
 	"github.com/lightfastai/connections/db/routing"
 	"github.com/lightfastai/connections/db/secrets"
+	"github.com/lightfastai/connections/db/teardown"
 	"github.com/lightfastai/connections/db/types"
 	"github.com/lightfastai/connections/gateway/internal/apikey"
 	"github.com/lightfastai/connections/gateway/internal/config"
@@ -119,6 +126,10 @@ type Gateway struct {
 	Logs *SyncBuffer
 	// Seen collects values that must never be logged (states, codes, tokens) as a test meets them.
 	Seen *Secrets
+	// Jobs inserts River jobs into the gateway's database (insert-only; RunWorkers works them).
+	Jobs *river.Client[pgx.Tx]
+
+	connector *connect.Service
 }
 
 // Options adjust Start.
@@ -163,6 +174,9 @@ func Start(t testing.TB, opts ...Options) *Gateway {
 		PublicURL: cfg.PublicURL, ConsoleURL: cfg.ConsoleURL, SecureCookies: o.SecureCookies, Revoked: g.Vault.Forget,
 	},
 		g.Pool, cfg.Keyring, g.Routes, clients.Flows(cfg.PublicURL), log)
+	g.connector = connector
+	g.Jobs, err = river.NewClient[pgx.Tx](riverpgxv5.New(g.Pool), &river.Config{})
+	require.NoError(t, err)
 	e := platform.NewEcho(log, nil)
 	auth := apikey.New(cfg.APIKeys).Middleware("X-API-Key")
 	connector.Mount(e, auth)
@@ -240,9 +254,19 @@ func (g *Gateway) Follow(t testing.TB, browser *http.Client, rawURL string) Outc
 	return out
 }
 
-// Connect runs a whole connect flow for org and user and requires it to succeed; it returns the
-// installation id.
+// Connect runs a whole connect flow for org and user, confirms it as the Console's /connected page
+// does for that user, and requires both to succeed; it returns the installation id.
 func (g *Gateway) Connect(t testing.TB, p types.Provider, org, user string) string {
+	t.Helper()
+	id := g.ConnectPending(t, p, org, user)
+	res := g.Confirm(t, id, org, user)
+	require.Contains(t, []pending.Outcome{pending.Confirmed, pending.AlreadyActive}, res.Outcome)
+	return id
+}
+
+// ConnectPending runs a whole connect flow for org and user up to the Console's /connected page and
+// returns the installation id the callback sent there (pending until confirmed).
+func (g *Gateway) ConnectPending(t testing.TB, p types.Provider, org, user string) string {
 	t.Helper()
 	out := g.Follow(t, g.Browser(t), g.AuthorizeURL(p, g.NewState(t, p, org, user)))
 	require.Equal(t, http.StatusFound, out.Status, out.Body)
@@ -250,6 +274,56 @@ func (g *Gateway) Connect(t testing.TB, p types.Provider, org, user string) stri
 	require.Empty(t, out.Error)
 	require.NotEmpty(t, out.InstallationID)
 	return out.InstallationID
+}
+
+// Confirm is the Console's ConfirmConnection for a signed-in user of org (the same db/pending code,
+// with the routes it puts after the commit). A Gateway made by hand for a gateway binary (only URL, Pool
+// and the simulator set) gets an insert-only job client, and its routes resolve from the database.
+func (g *Gateway) Confirm(t testing.TB, installationID, org, user string) pending.Result {
+	t.Helper()
+	ctx := context.Background()
+	if g.Jobs == nil {
+		var err error
+		g.Jobs, err = river.NewClient[pgx.Tx](riverpgxv5.New(g.Pool), &river.Config{})
+		require.NoError(t, err)
+	}
+	var res pending.Result
+	require.NoError(t, db.WithTx(ctx, g.Pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = pending.Confirm(ctx, tx, g.Jobs, installationID, org, user, time.Now())
+		return err
+	}))
+	switch {
+	case res.Outcome == pending.Confirmed && g.Routes != nil:
+		g.Routes.PutInstallation(ctx, res.Installation.Provider, res.Installation.ExternalID, res.Installation.ID)
+	case res.Outcome == pending.Refused:
+		teardown.DropRoutes(ctx, g.Routes, res.Removed)
+	}
+	return res
+}
+
+// RunWorkers works the gateway queue in the background until the test ends: the connect flow's workers
+// (installation.revoke, the pending sweep, state cleanup) with its periodic jobs, as cmd/gateway runs them.
+func (g *Gateway) RunWorkers(t testing.TB) {
+	t.Helper()
+	workers := river.NewWorkers()
+	connect.Register(workers, g.connector)
+	client, err := river.NewClient[pgx.Tx](riverpgxv5.New(g.Pool), &river.Config{
+		Workers:             workers,
+		Queues:              map[string]river.QueueConfig{jobs.QueueGateway: {MaxWorkers: 2}},
+		PeriodicJobs:        connect.PeriodicJobs(),
+		FetchCooldown:       20 * time.Millisecond,
+		FetchPollInterval:   50 * time.Millisecond,
+		SkipUnknownJobCheck: true,
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = client.Stop(stopCtx)
+	})
 }
 
 // RequireNoSecretsLogged fails when any remembered secret, any client secret or any of extra appears

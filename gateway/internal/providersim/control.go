@@ -19,6 +19,8 @@ const (
 	KeyGitHubAppInstallation = "github.app.installation"          // GET  /app/installations/{id}
 	KeyGitHubAccessToken     = "github.app.access_token"          // POST /app/installations/{id}/access_tokens
 	KeyGitHubUserInstalls    = "github.user.installations"        // GET  /user/installations
+	KeyGitHubUser            = "github.user"                      // GET  /user
+	KeyGitHubOrgMembership   = "github.user.membership"           // GET  /user/memberships/orgs/{org}
 	KeyGitHubRepositories    = "github.installation.repositories" // GET  /installation/repositories
 	KeyGitHubContents        = "github.repos.contents"            // GET  /repos/{o}/{r}/contents/{path}
 	KeyGitHubPulls           = "github.repos.pulls"               // GET  /repos/{o}/{r}/pulls
@@ -387,6 +389,7 @@ func (s *Simulator) setRateHeaders(w http.ResponseWriter, provider string) bool 
 //	POST   /_sim/refresh/fail     {provider, times}
 //	POST   /_sim/consent          {provider, deny, installationId, account, user, personal, omitCode, omitState}
 //	POST   /_sim/callbacks        {gateway} or {github, vercel, linear, sentry}
+//	POST   /_sim/github/memberships {org, user, role: admin|member|none, state: active|pending}
 //	POST   /_sim/seed             SeedRequest → {items}
 //	POST   /_sim/webhooks/send    WebhookRequest → WebhookResult
 //	GET    /_sim/state            State snapshot (installations, Linear webhook secrets, calls)
@@ -567,6 +570,18 @@ func (s *Simulator) controlRoutes() {
 			}
 		}
 		writeJSON(w, http.StatusOK, s.Config().Callbacks)
+	})
+	s.mux.HandleFunc("POST "+PrefixControl+"/github/memberships", func(w http.ResponseWriter, r *http.Request) {
+		var req GitHubMembership
+		if err := decodeJSON(r, &req); err != nil {
+			controlError(w, http.StatusBadRequest, err)
+			return
+		}
+		if err := s.SetGitHubMembership(req); err != nil {
+			controlError(w, http.StatusBadRequest, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	s.mux.HandleFunc("POST "+PrefixControl+"/seed", s.handleSeed)
 	s.mux.HandleFunc("POST "+PrefixControl+"/webhooks/send", s.handleSendWebhook)

@@ -173,8 +173,10 @@ type GitHubRelease struct {
 type githubState struct {
 	installations map[int64]*GitHubInstallation
 	accountIDs    map[string]int64
-	repos         map[string]*ghRepoData // by lower-case full name
-	repoOrder     []*ghRepoData
+	// memberships are organization memberships: lower-case org login → lower-case user login.
+	memberships map[string]map[string]GitHubMembership
+	repos       map[string]*ghRepoData // by lower-case full name
+	repoOrder   []*ghRepoData
 }
 
 type ghRepoData struct {
@@ -190,6 +192,7 @@ func newGitHubState() githubState {
 	return githubState{
 		installations: map[int64]*GitHubInstallation{},
 		accountIDs:    map[string]int64{},
+		memberships:   map[string]map[string]GitHubMembership{},
 		repos:         map[string]*ghRepoData{},
 	}
 }
@@ -206,6 +209,8 @@ func (s *Simulator) githubRoutes() {
 	s.handle("GET "+api+"/app/installations/{id}", KeyGitHubAppInstallation, true, s.ghAppInstallation)
 	s.handle("POST "+api+"/app/installations/{id}/access_tokens", KeyGitHubAccessToken, true, s.ghAccessToken)
 	s.handle("GET "+api+"/user/installations", KeyGitHubUserInstalls, true, s.ghUserInstallations)
+	s.handle("GET "+api+"/user", KeyGitHubUser, true, s.ghAuthenticatedUser)
+	s.handle("GET "+api+"/user/memberships/orgs/{org}", KeyGitHubOrgMembership, true, s.ghUserMembership)
 	s.handle("GET "+api+"/installation/repositories", KeyGitHubRepositories, true, s.ghInstallationRepos)
 	s.handle("GET "+api+"/repos/{owner}/{repo}/contents/{path...}", KeyGitHubContents, true, s.ghContents)
 	s.handle("GET "+api+"/repos/{owner}/{repo}/pulls", KeyGitHubPulls, true, s.ghPulls)
@@ -270,6 +275,11 @@ func (s *Simulator) ghEnsureInstallation(id int64, account string, users ...stri
 		typ := s.cfg.GitHubAccountType
 		if !strings.EqualFold(account, s.cfg.GitHubAccountLogin) {
 			typ = "Organization"
+		}
+		for _, u := range users {
+			if strings.EqualFold(account, u) {
+				typ = "User" // installed on the consenting user's own account
+			}
 		}
 		acct := s.ghAccount(account, typ)
 		appID, _ := strconv.ParseInt(s.cfg.GitHubAppID, 10, 64)
@@ -681,6 +691,10 @@ func (s *Simulator) ghInstallPage(w http.ResponseWriter, r *http.Request) {
 	user := cmp.Or(c.User, s.cfg.GitHubUserLogin)
 	inst, created := s.ghEnsureInstallation(id, c.Account, user)
 	if created {
+		// Only an owner can install an App on an organization: whoever created the installation is one.
+		if inst.Account.Type == "Organization" {
+			s.ghSetMembership(GitHubMembership{Org: inst.Account.Login, User: user, Role: "admin", State: "active"})
+		}
 		s.ghAutoSeed(inst)
 	}
 	params := url.Values{

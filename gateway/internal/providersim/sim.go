@@ -360,6 +360,9 @@ func (s *Simulator) resetState() {
 	s.rates = map[string]*rateWindow{}
 	s.seq = 0
 	s.gh = newGitHubState()
+	if s.cfg.GitHubAccountType == "Organization" {
+		s.ghSetMembership(GitHubMembership{Org: s.cfg.GitHubAccountLogin, User: s.cfg.GitHubUserLogin, Role: "admin", State: "active"})
+	}
 	s.vc = newVercelState()
 	s.ln = newLinearState()
 	s.se = newSentryState()

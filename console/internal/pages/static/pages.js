@@ -72,12 +72,14 @@
     });
   }
 
-  // --- /connected: report the connect flow's result to the window that opened the popup, then close. ------
+  // --- /connected: the server confirmed the connection (or refused it) under the session; report the result
+  // to the window that opened the popup, then close. ------------------------------------------------------
   function connectedPage() {
     const el = document.getElementById('connect-result');
     const result = el.dataset.error
       ? {type: 'connection_error', provider: el.dataset.provider, error: el.dataset.error, message: el.dataset.message}
-      : {type: 'connection_complete', provider: el.dataset.provider, installationId: el.dataset.installationId};
+      : {type: 'connection_complete', provider: el.dataset.provider, installationId: el.dataset.installationId,
+        accountLogin: el.dataset.accountLogin};
     if (!window.opener || window.opener.closed) {
       document.getElementById('no-opener').hidden = false;
       return;
@@ -133,7 +135,8 @@
       if (!data || typeof data !== 'object') return;
       const label = labels[data.provider] || 'The provider';
       if (data.type === 'connection_complete') {
-        showStatus(label + ' connected.', 'ok');
+        const account = typeof data.accountLogin === 'string' && data.accountLogin ? ': ' + data.accountLogin : '';
+        showStatus(label + ' connected' + account + '.', 'ok');
         window.location.reload();
       } else if (data.type === 'connection_error') {
         showStatus(label + ' was not connected: ' + String(data.message || data.error || 'unknown error'), 'error');

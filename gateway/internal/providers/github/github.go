@@ -1,5 +1,6 @@
 // Package github is the gateway's GitHub App client: App JWTs, installation tokens, installation
-// details, and the user authorization that proves the installing user can see an installation.
+// details, and the user authorization that proves the installing user can see an installation and
+// administers the account it is on.
 package github
 
 import (
@@ -131,6 +132,47 @@ func (c *Client) UserCanSee(ctx context.Context, userToken secrets.Secret, id in
 		}
 	}
 	return false, nil
+}
+
+// OrgMembership is the part of GET /user/memberships/orgs/{org} that decides who administers an
+// organization: state "active" (not an invitation) and role "admin" (an owner).
+type OrgMembership struct {
+	State string `json:"state"`
+	Role  string `json:"role"`
+}
+
+// IsActiveAdmin reports whether the membership makes the user an owner of the organization.
+func (m OrgMembership) IsActiveAdmin() bool { return m.State == "active" && m.Role == "admin" }
+
+// UserOrgMembership reads the user's membership of organization org with the user token. A user who is
+// not a member gets GitHub's 404 (403 when the organization hides it from the App): both are the zero
+// membership, which administers nothing.
+func (c *Client) UserOrgMembership(ctx context.Context, userToken secrets.Secret, org string) (OrgMembership, error) {
+	var out OrgMembership
+	_, err := providers.Do(ctx, c.http, providers.Call{
+		Provider: provider, Op: "get org membership", Method: http.MethodGet,
+		URL:    c.cfg.APIURL + "/user/memberships/orgs/" + url.PathEscape(org),
+		Header: c.apiHeader(userToken.Reveal()), Out: &out,
+	})
+	if providers.StatusIs(err, http.StatusNotFound, http.StatusForbidden) {
+		return OrgMembership{}, nil
+	}
+	return out, err
+}
+
+// UserID returns the id of the user the user token belongs to (GET /user).
+func (c *Client) UserID(ctx context.Context, userToken secrets.Secret) (int64, error) {
+	var out struct {
+		ID int64 `json:"id"`
+	}
+	_, err := providers.Do(ctx, c.http, providers.Call{
+		Provider: provider, Op: "get user", Method: http.MethodGet, URL: c.cfg.APIURL + "/user",
+		Header: c.apiHeader(userToken.Reveal()), Out: &out,
+	})
+	if err == nil && out.ID <= 0 {
+		return 0, &providers.Error{Provider: provider, Op: "get user", Status: http.StatusOK, Code: "malformed_response"}
+	}
+	return out.ID, err
 }
 
 // Account is the user or organization an installation is on.

@@ -85,7 +85,7 @@ const (
 	ConnectionStatus_CONNECTION_STATUS_UNSPECIFIED ConnectionStatus = 0
 	// Tokens are valid and webhooks are routed.
 	ConnectionStatus_CONNECTION_STATUS_ACTIVE ConnectionStatus = 1
-	// The provider flow has started but not finished.
+	// The provider flow completed and waits for ConfirmConnection by the user who started it (never listed).
 	ConnectionStatus_CONNECTION_STATUS_PENDING ConnectionStatus = 2
 	// The connection needs attention; status_reason says why (e.g. "reauth_required").
 	ConnectionStatus_CONNECTION_STATUS_ERROR ConnectionStatus = 3

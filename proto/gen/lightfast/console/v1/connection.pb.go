@@ -249,6 +249,96 @@ func (x *GetAuthorizeURLResponse) GetExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+type ConfirmConnectionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The installationId the Gateway's callback put in the /connected URL.
+	InstallationId string `protobuf:"bytes,1,opt,name=installation_id,json=installationId,proto3" json:"installation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ConfirmConnectionRequest) Reset() {
+	*x = ConfirmConnectionRequest{}
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmConnectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmConnectionRequest) ProtoMessage() {}
+
+func (x *ConfirmConnectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmConnectionRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmConnectionRequest) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ConfirmConnectionRequest) GetInstallationId() string {
+	if x != nil {
+		return x.InstallationId
+	}
+	return ""
+}
+
+type ConfirmConnectionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The confirmed connection; account_login says which provider account was connected.
+	Connection    *Connection `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmConnectionResponse) Reset() {
+	*x = ConfirmConnectionResponse{}
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmConnectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmConnectionResponse) ProtoMessage() {}
+
+func (x *ConfirmConnectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmConnectionResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmConnectionResponse) Descriptor() ([]byte, []int) {
+	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ConfirmConnectionResponse) GetConnection() *Connection {
+	if x != nil {
+		return x.Connection
+	}
+	return nil
+}
+
 type ListConnectionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only connections of this provider; unspecified means all.
@@ -259,7 +349,7 @@ type ListConnectionsRequest struct {
 
 func (x *ListConnectionsRequest) Reset() {
 	*x = ListConnectionsRequest{}
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[3]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +361,7 @@ func (x *ListConnectionsRequest) String() string {
 func (*ListConnectionsRequest) ProtoMessage() {}
 
 func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[3]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +374,7 @@ func (x *ListConnectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectionsRequest) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{3}
+	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListConnectionsRequest) GetProvider() Provider {
@@ -303,7 +393,7 @@ type ListConnectionsResponse struct {
 
 func (x *ListConnectionsResponse) Reset() {
 	*x = ListConnectionsResponse{}
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[4]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +405,7 @@ func (x *ListConnectionsResponse) String() string {
 func (*ListConnectionsResponse) ProtoMessage() {}
 
 func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[4]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +418,7 @@ func (x *ListConnectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectionsResponse) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{4}
+	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListConnectionsResponse) GetConnections() []*Connection {
@@ -351,7 +441,7 @@ type GetConnectionRequest struct {
 
 func (x *GetConnectionRequest) Reset() {
 	*x = GetConnectionRequest{}
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[5]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +453,7 @@ func (x *GetConnectionRequest) String() string {
 func (*GetConnectionRequest) ProtoMessage() {}
 
 func (x *GetConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[5]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +466,7 @@ func (x *GetConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectionRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{5}
+	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetConnectionRequest) GetConnection() isGetConnectionRequest_Connection {
@@ -432,7 +522,7 @@ type GetConnectionResponse struct {
 
 func (x *GetConnectionResponse) Reset() {
 	*x = GetConnectionResponse{}
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[6]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +534,7 @@ func (x *GetConnectionResponse) String() string {
 func (*GetConnectionResponse) ProtoMessage() {}
 
 func (x *GetConnectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[6]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +547,7 @@ func (x *GetConnectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectionResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectionResponse) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{6}
+	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetConnectionResponse) GetConnection() *Connection {
@@ -483,7 +573,7 @@ type DisconnectRequest struct {
 
 func (x *DisconnectRequest) Reset() {
 	*x = DisconnectRequest{}
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[7]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +585,7 @@ func (x *DisconnectRequest) String() string {
 func (*DisconnectRequest) ProtoMessage() {}
 
 func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[7]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +598,7 @@ func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectRequest) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{7}
+	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DisconnectRequest) GetInstallationId() string {
@@ -526,7 +616,7 @@ type DisconnectResponse struct {
 
 func (x *DisconnectResponse) Reset() {
 	*x = DisconnectResponse{}
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[8]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +628,7 @@ func (x *DisconnectResponse) String() string {
 func (*DisconnectResponse) ProtoMessage() {}
 
 func (x *DisconnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lightfast_console_v1_connection_proto_msgTypes[8]
+	mi := &file_lightfast_console_v1_connection_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +641,7 @@ func (x *DisconnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectResponse.ProtoReflect.Descriptor instead.
 func (*DisconnectResponse) Descriptor() ([]byte, []int) {
-	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{8}
+	return file_lightfast_console_v1_connection_proto_rawDescGZIP(), []int{10}
 }
 
 var File_lightfast_console_v1_connection_proto protoreflect.FileDescriptor
@@ -572,7 +662,13 @@ const file_lightfast_console_v1_connection_proto_rawDesc = "" +
 	"\x17GetAuthorizeURLResponse\x12#\n" +
 	"\rauthorize_url\x18\x01 \x01(\tR\fauthorizeUrl\x129\n" +
 	"\n" +
-	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"T\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"C\n" +
+	"\x18ConfirmConnectionRequest\x12'\n" +
+	"\x0finstallation_id\x18\x01 \x01(\tR\x0einstallationId\"]\n" +
+	"\x19ConfirmConnectionResponse\x12@\n" +
+	"\n" +
+	"connection\x18\x01 \x01(\v2 .lightfast.console.v1.ConnectionR\n" +
+	"connection\"T\n" +
 	"\x16ListConnectionsRequest\x12:\n" +
 	"\bprovider\x18\x01 \x01(\x0e2\x1e.lightfast.console.v1.ProviderR\bprovider\"]\n" +
 	"\x17ListConnectionsResponse\x12B\n" +
@@ -593,9 +689,10 @@ const file_lightfast_console_v1_connection_proto_rawDesc = "" +
 	"\x0eResourceStatus\x12\x1f\n" +
 	"\x1bRESOURCE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RESOURCE_STATUS_ACTIVE\x10\x01\x12\x1b\n" +
-	"\x17RESOURCE_STATUS_REMOVED\x10\x022\xbe\x03\n" +
+	"\x17RESOURCE_STATUS_REMOVED\x10\x022\xb4\x04\n" +
 	"\x11ConnectionService\x12n\n" +
-	"\x0fGetAuthorizeURL\x12,.lightfast.console.v1.GetAuthorizeURLRequest\x1a-.lightfast.console.v1.GetAuthorizeURLResponse\x12n\n" +
+	"\x0fGetAuthorizeURL\x12,.lightfast.console.v1.GetAuthorizeURLRequest\x1a-.lightfast.console.v1.GetAuthorizeURLResponse\x12t\n" +
+	"\x11ConfirmConnection\x12..lightfast.console.v1.ConfirmConnectionRequest\x1a/.lightfast.console.v1.ConfirmConnectionResponse\x12n\n" +
 	"\x0fListConnections\x12,.lightfast.console.v1.ListConnectionsRequest\x1a-.lightfast.console.v1.ListConnectionsResponse\x12h\n" +
 	"\rGetConnection\x12*.lightfast.console.v1.GetConnectionRequest\x1a+.lightfast.console.v1.GetConnectionResponse\x12_\n" +
 	"\n" +
@@ -614,44 +711,49 @@ func file_lightfast_console_v1_connection_proto_rawDescGZIP() []byte {
 }
 
 var file_lightfast_console_v1_connection_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_lightfast_console_v1_connection_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_lightfast_console_v1_connection_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_lightfast_console_v1_connection_proto_goTypes = []any{
-	(ResourceStatus)(0),             // 0: lightfast.console.v1.ResourceStatus
-	(*Resource)(nil),                // 1: lightfast.console.v1.Resource
-	(*GetAuthorizeURLRequest)(nil),  // 2: lightfast.console.v1.GetAuthorizeURLRequest
-	(*GetAuthorizeURLResponse)(nil), // 3: lightfast.console.v1.GetAuthorizeURLResponse
-	(*ListConnectionsRequest)(nil),  // 4: lightfast.console.v1.ListConnectionsRequest
-	(*ListConnectionsResponse)(nil), // 5: lightfast.console.v1.ListConnectionsResponse
-	(*GetConnectionRequest)(nil),    // 6: lightfast.console.v1.GetConnectionRequest
-	(*GetConnectionResponse)(nil),   // 7: lightfast.console.v1.GetConnectionResponse
-	(*DisconnectRequest)(nil),       // 8: lightfast.console.v1.DisconnectRequest
-	(*DisconnectResponse)(nil),      // 9: lightfast.console.v1.DisconnectResponse
-	(Provider)(0),                   // 10: lightfast.console.v1.Provider
-	(*timestamppb.Timestamp)(nil),   // 11: google.protobuf.Timestamp
-	(*Connection)(nil),              // 12: lightfast.console.v1.Connection
+	(ResourceStatus)(0),               // 0: lightfast.console.v1.ResourceStatus
+	(*Resource)(nil),                  // 1: lightfast.console.v1.Resource
+	(*GetAuthorizeURLRequest)(nil),    // 2: lightfast.console.v1.GetAuthorizeURLRequest
+	(*GetAuthorizeURLResponse)(nil),   // 3: lightfast.console.v1.GetAuthorizeURLResponse
+	(*ConfirmConnectionRequest)(nil),  // 4: lightfast.console.v1.ConfirmConnectionRequest
+	(*ConfirmConnectionResponse)(nil), // 5: lightfast.console.v1.ConfirmConnectionResponse
+	(*ListConnectionsRequest)(nil),    // 6: lightfast.console.v1.ListConnectionsRequest
+	(*ListConnectionsResponse)(nil),   // 7: lightfast.console.v1.ListConnectionsResponse
+	(*GetConnectionRequest)(nil),      // 8: lightfast.console.v1.GetConnectionRequest
+	(*GetConnectionResponse)(nil),     // 9: lightfast.console.v1.GetConnectionResponse
+	(*DisconnectRequest)(nil),         // 10: lightfast.console.v1.DisconnectRequest
+	(*DisconnectResponse)(nil),        // 11: lightfast.console.v1.DisconnectResponse
+	(Provider)(0),                     // 12: lightfast.console.v1.Provider
+	(*timestamppb.Timestamp)(nil),     // 13: google.protobuf.Timestamp
+	(*Connection)(nil),                // 14: lightfast.console.v1.Connection
 }
 var file_lightfast_console_v1_connection_proto_depIdxs = []int32{
 	0,  // 0: lightfast.console.v1.Resource.status:type_name -> lightfast.console.v1.ResourceStatus
-	10, // 1: lightfast.console.v1.GetAuthorizeURLRequest.provider:type_name -> lightfast.console.v1.Provider
-	11, // 2: lightfast.console.v1.GetAuthorizeURLResponse.expires_at:type_name -> google.protobuf.Timestamp
-	10, // 3: lightfast.console.v1.ListConnectionsRequest.provider:type_name -> lightfast.console.v1.Provider
-	12, // 4: lightfast.console.v1.ListConnectionsResponse.connections:type_name -> lightfast.console.v1.Connection
-	10, // 5: lightfast.console.v1.GetConnectionRequest.provider:type_name -> lightfast.console.v1.Provider
-	12, // 6: lightfast.console.v1.GetConnectionResponse.connection:type_name -> lightfast.console.v1.Connection
-	1,  // 7: lightfast.console.v1.GetConnectionResponse.resources:type_name -> lightfast.console.v1.Resource
-	2,  // 8: lightfast.console.v1.ConnectionService.GetAuthorizeURL:input_type -> lightfast.console.v1.GetAuthorizeURLRequest
-	4,  // 9: lightfast.console.v1.ConnectionService.ListConnections:input_type -> lightfast.console.v1.ListConnectionsRequest
-	6,  // 10: lightfast.console.v1.ConnectionService.GetConnection:input_type -> lightfast.console.v1.GetConnectionRequest
-	8,  // 11: lightfast.console.v1.ConnectionService.Disconnect:input_type -> lightfast.console.v1.DisconnectRequest
-	3,  // 12: lightfast.console.v1.ConnectionService.GetAuthorizeURL:output_type -> lightfast.console.v1.GetAuthorizeURLResponse
-	5,  // 13: lightfast.console.v1.ConnectionService.ListConnections:output_type -> lightfast.console.v1.ListConnectionsResponse
-	7,  // 14: lightfast.console.v1.ConnectionService.GetConnection:output_type -> lightfast.console.v1.GetConnectionResponse
-	9,  // 15: lightfast.console.v1.ConnectionService.Disconnect:output_type -> lightfast.console.v1.DisconnectResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	12, // 1: lightfast.console.v1.GetAuthorizeURLRequest.provider:type_name -> lightfast.console.v1.Provider
+	13, // 2: lightfast.console.v1.GetAuthorizeURLResponse.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 3: lightfast.console.v1.ConfirmConnectionResponse.connection:type_name -> lightfast.console.v1.Connection
+	12, // 4: lightfast.console.v1.ListConnectionsRequest.provider:type_name -> lightfast.console.v1.Provider
+	14, // 5: lightfast.console.v1.ListConnectionsResponse.connections:type_name -> lightfast.console.v1.Connection
+	12, // 6: lightfast.console.v1.GetConnectionRequest.provider:type_name -> lightfast.console.v1.Provider
+	14, // 7: lightfast.console.v1.GetConnectionResponse.connection:type_name -> lightfast.console.v1.Connection
+	1,  // 8: lightfast.console.v1.GetConnectionResponse.resources:type_name -> lightfast.console.v1.Resource
+	2,  // 9: lightfast.console.v1.ConnectionService.GetAuthorizeURL:input_type -> lightfast.console.v1.GetAuthorizeURLRequest
+	4,  // 10: lightfast.console.v1.ConnectionService.ConfirmConnection:input_type -> lightfast.console.v1.ConfirmConnectionRequest
+	6,  // 11: lightfast.console.v1.ConnectionService.ListConnections:input_type -> lightfast.console.v1.ListConnectionsRequest
+	8,  // 12: lightfast.console.v1.ConnectionService.GetConnection:input_type -> lightfast.console.v1.GetConnectionRequest
+	10, // 13: lightfast.console.v1.ConnectionService.Disconnect:input_type -> lightfast.console.v1.DisconnectRequest
+	3,  // 14: lightfast.console.v1.ConnectionService.GetAuthorizeURL:output_type -> lightfast.console.v1.GetAuthorizeURLResponse
+	5,  // 15: lightfast.console.v1.ConnectionService.ConfirmConnection:output_type -> lightfast.console.v1.ConfirmConnectionResponse
+	7,  // 16: lightfast.console.v1.ConnectionService.ListConnections:output_type -> lightfast.console.v1.ListConnectionsResponse
+	9,  // 17: lightfast.console.v1.ConnectionService.GetConnection:output_type -> lightfast.console.v1.GetConnectionResponse
+	11, // 18: lightfast.console.v1.ConnectionService.Disconnect:output_type -> lightfast.console.v1.DisconnectResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_lightfast_console_v1_connection_proto_init() }
@@ -661,7 +763,7 @@ func file_lightfast_console_v1_connection_proto_init() {
 	}
 	file_lightfast_console_v1_common_proto_init()
 	file_lightfast_console_v1_connection_proto_msgTypes[1].OneofWrappers = []any{}
-	file_lightfast_console_v1_connection_proto_msgTypes[5].OneofWrappers = []any{
+	file_lightfast_console_v1_connection_proto_msgTypes[7].OneofWrappers = []any{
 		(*GetConnectionRequest_Provider)(nil),
 		(*GetConnectionRequest_InstallationId)(nil),
 	}
@@ -671,7 +773,7 @@ func file_lightfast_console_v1_connection_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lightfast_console_v1_connection_proto_rawDesc), len(file_lightfast_console_v1_connection_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

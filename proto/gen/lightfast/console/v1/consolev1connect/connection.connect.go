@@ -36,6 +36,9 @@ const (
 	// ConnectionServiceGetAuthorizeURLProcedure is the fully-qualified name of the ConnectionService's
 	// GetAuthorizeURL RPC.
 	ConnectionServiceGetAuthorizeURLProcedure = "/lightfast.console.v1.ConnectionService/GetAuthorizeURL"
+	// ConnectionServiceConfirmConnectionProcedure is the fully-qualified name of the
+	// ConnectionService's ConfirmConnection RPC.
+	ConnectionServiceConfirmConnectionProcedure = "/lightfast.console.v1.ConnectionService/ConfirmConnection"
 	// ConnectionServiceListConnectionsProcedure is the fully-qualified name of the ConnectionService's
 	// ListConnections RPC.
 	ConnectionServiceListConnectionsProcedure = "/lightfast.console.v1.ConnectionService/ListConnections"
@@ -53,13 +56,21 @@ type ConnectionServiceClient interface {
 	// and user, and returns the Gateway URL that sends the browser to the provider. The organisation and user
 	// never appear in the URL; only the opaque state does.
 	GetAuthorizeURL(context.Context, *connect.Request[v1.GetAuthorizeURLRequest]) (*connect.Response[v1.GetAuthorizeURLResponse], error)
-	// ListConnections lists the caller's organisation's active connections, and those in error with their
-	// status_reason (e.g. "reauth_required") so a page can offer to connect them again.
+	// ConfirmConnection completes a connect flow: the Gateway's callback leaves the connection pending and
+	// sends the browser to the Console's /connected page, which calls this under the signed-in session. It
+	// activates the connection only when the caller is the user, in the organisation, who started the flow.
+	// For anyone else it answers NotFound and removes the pending connection (revoked at the provider by a
+	// Gateway job), so a connect link completed by somebody else connects nothing. Confirming a connection
+	// that is already the caller's and active succeeds again.
+	ConfirmConnection(context.Context, *connect.Request[v1.ConfirmConnectionRequest]) (*connect.Response[v1.ConfirmConnectionResponse], error)
+	// ListConnections lists the caller's organisation's active connections, and those in error (with their
+	// status_reason) so a page can offer to reconnect them.
 	ListConnections(context.Context, *connect.Request[v1.ListConnectionsRequest]) (*connect.Response[v1.ListConnectionsResponse], error)
 	// GetConnection returns one connection with the resources routed to it.
 	GetConnection(context.Context, *connect.Request[v1.GetConnectionRequest]) (*connect.Response[v1.GetConnectionResponse], error)
-	// Disconnect revokes a connection: its tokens are deleted, its resources removed and the integrations on it
-	// deactivated, in one transaction. Requires the organisation admin role.
+	// Disconnect revokes a connection: its resources are removed and the integrations on it deactivated, in one
+	// transaction that also enqueues the Gateway job revoking its grant at the provider (which then deletes
+	// its tokens). Requires the organisation admin role.
 	Disconnect(context.Context, *connect.Request[v1.DisconnectRequest]) (*connect.Response[v1.DisconnectResponse], error)
 }
 
@@ -78,6 +89,12 @@ func NewConnectionServiceClient(httpClient connect.HTTPClient, baseURL string, o
 			httpClient,
 			baseURL+ConnectionServiceGetAuthorizeURLProcedure,
 			connect.WithSchema(connectionServiceMethods.ByName("GetAuthorizeURL")),
+			connect.WithClientOptions(opts...),
+		),
+		confirmConnection: connect.NewClient[v1.ConfirmConnectionRequest, v1.ConfirmConnectionResponse](
+			httpClient,
+			baseURL+ConnectionServiceConfirmConnectionProcedure,
+			connect.WithSchema(connectionServiceMethods.ByName("ConfirmConnection")),
 			connect.WithClientOptions(opts...),
 		),
 		listConnections: connect.NewClient[v1.ListConnectionsRequest, v1.ListConnectionsResponse](
@@ -103,15 +120,21 @@ func NewConnectionServiceClient(httpClient connect.HTTPClient, baseURL string, o
 
 // connectionServiceClient implements ConnectionServiceClient.
 type connectionServiceClient struct {
-	getAuthorizeURL *connect.Client[v1.GetAuthorizeURLRequest, v1.GetAuthorizeURLResponse]
-	listConnections *connect.Client[v1.ListConnectionsRequest, v1.ListConnectionsResponse]
-	getConnection   *connect.Client[v1.GetConnectionRequest, v1.GetConnectionResponse]
-	disconnect      *connect.Client[v1.DisconnectRequest, v1.DisconnectResponse]
+	getAuthorizeURL   *connect.Client[v1.GetAuthorizeURLRequest, v1.GetAuthorizeURLResponse]
+	confirmConnection *connect.Client[v1.ConfirmConnectionRequest, v1.ConfirmConnectionResponse]
+	listConnections   *connect.Client[v1.ListConnectionsRequest, v1.ListConnectionsResponse]
+	getConnection     *connect.Client[v1.GetConnectionRequest, v1.GetConnectionResponse]
+	disconnect        *connect.Client[v1.DisconnectRequest, v1.DisconnectResponse]
 }
 
 // GetAuthorizeURL calls lightfast.console.v1.ConnectionService.GetAuthorizeURL.
 func (c *connectionServiceClient) GetAuthorizeURL(ctx context.Context, req *connect.Request[v1.GetAuthorizeURLRequest]) (*connect.Response[v1.GetAuthorizeURLResponse], error) {
 	return c.getAuthorizeURL.CallUnary(ctx, req)
+}
+
+// ConfirmConnection calls lightfast.console.v1.ConnectionService.ConfirmConnection.
+func (c *connectionServiceClient) ConfirmConnection(ctx context.Context, req *connect.Request[v1.ConfirmConnectionRequest]) (*connect.Response[v1.ConfirmConnectionResponse], error) {
+	return c.confirmConnection.CallUnary(ctx, req)
 }
 
 // ListConnections calls lightfast.console.v1.ConnectionService.ListConnections.
@@ -136,13 +159,21 @@ type ConnectionServiceHandler interface {
 	// and user, and returns the Gateway URL that sends the browser to the provider. The organisation and user
 	// never appear in the URL; only the opaque state does.
 	GetAuthorizeURL(context.Context, *connect.Request[v1.GetAuthorizeURLRequest]) (*connect.Response[v1.GetAuthorizeURLResponse], error)
-	// ListConnections lists the caller's organisation's active connections, and those in error with their
-	// status_reason (e.g. "reauth_required") so a page can offer to connect them again.
+	// ConfirmConnection completes a connect flow: the Gateway's callback leaves the connection pending and
+	// sends the browser to the Console's /connected page, which calls this under the signed-in session. It
+	// activates the connection only when the caller is the user, in the organisation, who started the flow.
+	// For anyone else it answers NotFound and removes the pending connection (revoked at the provider by a
+	// Gateway job), so a connect link completed by somebody else connects nothing. Confirming a connection
+	// that is already the caller's and active succeeds again.
+	ConfirmConnection(context.Context, *connect.Request[v1.ConfirmConnectionRequest]) (*connect.Response[v1.ConfirmConnectionResponse], error)
+	// ListConnections lists the caller's organisation's active connections, and those in error (with their
+	// status_reason) so a page can offer to reconnect them.
 	ListConnections(context.Context, *connect.Request[v1.ListConnectionsRequest]) (*connect.Response[v1.ListConnectionsResponse], error)
 	// GetConnection returns one connection with the resources routed to it.
 	GetConnection(context.Context, *connect.Request[v1.GetConnectionRequest]) (*connect.Response[v1.GetConnectionResponse], error)
-	// Disconnect revokes a connection: its tokens are deleted, its resources removed and the integrations on it
-	// deactivated, in one transaction. Requires the organisation admin role.
+	// Disconnect revokes a connection: its resources are removed and the integrations on it deactivated, in one
+	// transaction that also enqueues the Gateway job revoking its grant at the provider (which then deletes
+	// its tokens). Requires the organisation admin role.
 	Disconnect(context.Context, *connect.Request[v1.DisconnectRequest]) (*connect.Response[v1.DisconnectResponse], error)
 }
 
@@ -157,6 +188,12 @@ func NewConnectionServiceHandler(svc ConnectionServiceHandler, opts ...connect.H
 		ConnectionServiceGetAuthorizeURLProcedure,
 		svc.GetAuthorizeURL,
 		connect.WithSchema(connectionServiceMethods.ByName("GetAuthorizeURL")),
+		connect.WithHandlerOptions(opts...),
+	)
+	connectionServiceConfirmConnectionHandler := connect.NewUnaryHandler(
+		ConnectionServiceConfirmConnectionProcedure,
+		svc.ConfirmConnection,
+		connect.WithSchema(connectionServiceMethods.ByName("ConfirmConnection")),
 		connect.WithHandlerOptions(opts...),
 	)
 	connectionServiceListConnectionsHandler := connect.NewUnaryHandler(
@@ -181,6 +218,8 @@ func NewConnectionServiceHandler(svc ConnectionServiceHandler, opts ...connect.H
 		switch r.URL.Path {
 		case ConnectionServiceGetAuthorizeURLProcedure:
 			connectionServiceGetAuthorizeURLHandler.ServeHTTP(w, r)
+		case ConnectionServiceConfirmConnectionProcedure:
+			connectionServiceConfirmConnectionHandler.ServeHTTP(w, r)
 		case ConnectionServiceListConnectionsProcedure:
 			connectionServiceListConnectionsHandler.ServeHTTP(w, r)
 		case ConnectionServiceGetConnectionProcedure:
@@ -198,6 +237,10 @@ type UnimplementedConnectionServiceHandler struct{}
 
 func (UnimplementedConnectionServiceHandler) GetAuthorizeURL(context.Context, *connect.Request[v1.GetAuthorizeURLRequest]) (*connect.Response[v1.GetAuthorizeURLResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("lightfast.console.v1.ConnectionService.GetAuthorizeURL is not implemented"))
+}
+
+func (UnimplementedConnectionServiceHandler) ConfirmConnection(context.Context, *connect.Request[v1.ConfirmConnectionRequest]) (*connect.Response[v1.ConfirmConnectionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("lightfast.console.v1.ConnectionService.ConfirmConnection is not implemented"))
 }
 
 func (UnimplementedConnectionServiceHandler) ListConnections(context.Context, *connect.Request[v1.ListConnectionsRequest]) (*connect.Response[v1.ListConnectionsResponse], error) {
