@@ -97,15 +97,16 @@ func (q *Queries) GetLinearWebhookSecret(ctx context.Context, externalID string)
 
 const insertDeliveries = `-- name: InsertDeliveries :many
 INSERT INTO lightfast_gw_webhook_deliveries (
-    id, provider, delivery_id, event_type, installation_id, provider_resource_id, status, payload, headers
+    id, provider, delivery_id, event_type, installation_id, provider_resource_id, status, payload, headers, last_error
 )
 SELECT id, provider, delivery_id, event_type, NULLIF(installation_id, ''), NULLIF(provider_resource_id, ''),
-       status, payload, headers::jsonb
+       status, payload, headers::jsonb, NULLIF(last_error, '')
 FROM (
     SELECT unnest($1::text[]) AS id, unnest($2::text[]) AS provider,
            unnest($3::text[]) AS delivery_id, unnest($4::text[]) AS event_type,
            unnest($5::text[]) AS installation_id, unnest($6::text[]) AS provider_resource_id,
-           unnest($7::text[]) AS status, unnest($8::bytea[]) AS payload, unnest($9::text[]) AS headers
+           unnest($7::text[]) AS status, unnest($8::bytea[]) AS payload, unnest($9::text[]) AS headers,
+           unnest($10::text[]) AS last_error
 ) AS d
 ON CONFLICT (provider, delivery_id) DO NOTHING
 RETURNING id
@@ -121,11 +122,12 @@ type InsertDeliveriesParams struct {
 	Statuses        []string
 	Payloads        [][]byte
 	Headers         []string
+	LastErrors      []string
 }
 
 // Group commit: many deliveries in one statement. A delivery whose (provider, delivery_id) exists already
 // inserts nothing and is absent from the result, which is how the caller tells new from duplicate.
-// Empty installation / resource ids are stored as NULL.
+// Empty installation / resource ids and last errors are stored as NULL.
 func (q *Queries) InsertDeliveries(ctx context.Context, arg InsertDeliveriesParams) ([]string, error) {
 	rows, err := q.db.Query(ctx, insertDeliveries,
 		arg.Ids,
@@ -137,6 +139,7 @@ func (q *Queries) InsertDeliveries(ctx context.Context, arg InsertDeliveriesPara
 		arg.Statuses,
 		arg.Payloads,
 		arg.Headers,
+		arg.LastErrors,
 	)
 	if err != nil {
 		return nil, err

@@ -145,5 +145,5 @@ func serve(ctx context.Context) error {
 		return err
 	}
 
-	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
+	return platform.Serve(ctx, platform.NewServer(e, platform.DefaultServerLimits()), cfg.Addr, cfg.ShutdownGrace, log)
 }
