@@ -368,4 +368,3 @@ func (h *Handler) unavailable(provider string, err error) error {
 	h.log.Error("webhook not recorded", zap.String("provider", provider), zap.Error(err))
 	return platform.Errorf(http.StatusServiceUnavailable, "unavailable", "the delivery could not be recorded; retry later")
 }
-
