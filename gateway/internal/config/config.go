@@ -90,9 +90,10 @@ func Load(e *platform.Env) (Config, error) {
 	c.WebhookMaxBodyBytes = e.Int64("WEBHOOK_MAX_BODY_BYTES", 26<<20, 1024)
 	c.WebhookReadTimeout = e.Duration("WEBHOOK_READ_TIMEOUT", 15*time.Second)
 	c.WebhookMaxInflightBytes = e.Int64("WEBHOOK_MAX_INFLIGHT_BYTES", 256<<20, 1024)
-	if c.WebhookMaxInflightBytes < c.WebhookMaxBodyBytes {
-		// A body the budget cannot hold could never be received.
-		e.Check("WEBHOOK_MAX_INFLIGHT_BYTES", fmt.Errorf("must be at least WEBHOOK_MAX_BODY_BYTES (%d)", c.WebhookMaxBodyBytes))
+	if c.WebhookMaxInflightBytes < 2*c.WebhookMaxBodyBytes {
+		// A body's buffer doubles as bytes arrive, the old and new one both held during the copy: a
+		// budget under twice the largest body could refuse that body even with nothing else in flight.
+		e.Check("WEBHOOK_MAX_INFLIGHT_BYTES", fmt.Errorf("must be at least twice WEBHOOK_MAX_BODY_BYTES (%d)", 2*c.WebhookMaxBodyBytes))
 	}
 	c.DeliveryPayloadRetention = e.Duration("DELIVERY_PAYLOAD_RETENTION", 7*24*time.Hour)
 	c.DeliveryRetention = e.Duration("DELIVERY_RETENTION", 30*24*time.Hour)

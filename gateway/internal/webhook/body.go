@@ -42,18 +42,21 @@ func (b *budget) release(n int64) { b.used.Add(-n) }
 var bodies = sync.Pool{New: func() any { return new([]byte) }}
 
 const (
-	// maxPooledBody keeps rare huge buffers out of the pool.
+	// maxPooledBody keeps rare huge buffers out of the pool (and tiny ones, under firstChunk, are not
+	// worth keeping: any larger body would outgrow them at once).
 	maxPooledBody = 64 << 10
 	// firstChunk is the first buffer's size when the pool has none to give. Until bytes arrive, this is
 	// all a request holds, whatever Content-Length it declares.
 	firstChunk = 4 << 10
 )
 
-// readBody reads at most maxBytes bytes into a buffer that grows (doubling, so copies stay linear) only as
-// bytes arrive, each growth reserved from inflight first. A declared length over the cap is refused
-// before reading; a chunked body is cut off by http.MaxBytesReader as soon as it passes the cap. The
-// read deadline is the caller's (WEBHOOK_READ_TIMEOUT on the connection). release returns the buffer and
-// its reservation; call it once nothing refers to the body.
+// readBody reads at most maxBytes bytes into a buffer that grows (doubling, so copies stay linear) only
+// as bytes arrive, each growth reserved from inflight first. While a buffer grows the old and the new
+// one are both held, so a body peaks under twice its size (hence WEBHOOK_MAX_INFLIGHT_BYTES ≥ twice
+// WEBHOOK_MAX_BODY_BYTES). A declared length over the cap is refused before reading; a chunked body is
+// cut off by http.MaxBytesReader as soon as it passes the cap. The read deadline is the caller's
+// (WEBHOOK_READ_TIMEOUT on the connection). release returns the buffer and its reservation; call it once
+// nothing refers to the body.
 func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64, inflight *budget) (body []byte, release func(), err error) {
 	release = func() {}
 	declared := r.ContentLength
@@ -63,11 +66,10 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64, inflight *
 	if declared == 0 {
 		return []byte{}, release, nil
 	}
-	// limit is the most the buffer ever needs: the declared length, or for a chunked body one byte past
-	// the cap, which is where MaxBytesReader reports the overflow.
+	// limit is the most the buffer ever needs: the declared length, or the cap for a chunked body.
 	limit := declared
 	if limit < 0 {
-		limit = maxBytes + 1
+		limit = maxBytes
 	}
 	src := http.MaxBytesReader(w, r.Body, maxBytes)
 
@@ -76,21 +78,32 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64, inflight *
 	var held int64
 	release = func() {
 		inflight.release(held)
-		if cap(buf) <= maxPooledBody {
+		if c := cap(buf); c >= firstChunk && c <= maxPooledBody {
 			*pooled = buf[:0]
 			bodies.Put(pooled)
 		}
 	}
 	if c := int64(cap(buf)); c > 0 {
-		if !inflight.reserve(c) {
-			return nil, release, errBusy
+		if inflight.reserve(c) {
+			held = c
+		} else {
+			// The pool is only a shortcut: a pooled buffer bigger than the room left must not refuse a
+			// body that a fresh first chunk would fit.
+			bodies.Put(pooled)
+			pooled, buf = new([]byte), nil
 		}
-		held = c
 	}
 	for {
 		if len(buf) == cap(buf) || int64(len(buf)) == limit {
 			if int64(len(buf)) == limit {
-				break // the declared length has arrived
+				if declared >= 0 {
+					break // the declared length has arrived
+				}
+				// A chunked body that filled the cap: it must end here.
+				if err := atEnd(src); err != nil {
+					return nil, release, err
+				}
+				break
 			}
 			next := min(max(2*int64(cap(buf)), firstChunk), limit)
 			if !inflight.reserve(next) {
@@ -107,15 +120,36 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64, inflight *
 			break
 		}
 		if rerr != nil {
-			var tooLarge *http.MaxBytesError
-			switch {
-			case errors.As(rerr, &tooLarge):
-				return nil, release, errTooLarge
-			case errors.Is(rerr, os.ErrDeadlineExceeded):
-				return nil, release, errTimeout
-			}
-			return nil, release, rerr
+			return nil, release, readError(rerr)
 		}
 	}
 	return buf, release, nil
+}
+
+// atEnd reads one more byte of a body that has reached the cap: none (EOF) is the end; one more is a
+// body over the cap, which MaxBytesReader reports.
+func atEnd(src io.Reader) error {
+	var one [1]byte
+	for {
+		n, err := src.Read(one[:])
+		switch {
+		case err == io.EOF && n == 0:
+			return nil
+		case err != nil:
+			return readError(err)
+		case n > 0:
+			return errTooLarge // not reached: MaxBytesReader says so first
+		}
+	}
+}
+
+func readError(err error) error {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return errTooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errTimeout
+	}
+	return err
 }
