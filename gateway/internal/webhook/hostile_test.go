@@ -7,10 +7,8 @@ package webhook_test
 // logs what it measured (time to refuse, memory) for go test -v.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -29,65 +27,13 @@ import (
 	"github.com/lightfastai/connections/db/ids"
 	"github.com/lightfastai/connections/db/types"
 	"github.com/lightfastai/connections/gateway/internal/config"
+	"github.com/lightfastai/connections/gateway/internal/gatewaytest"
 	"github.com/lightfastai/connections/gateway/internal/providersim"
 )
 
-// rawPost opens a connection and writes a POST to /webhooks/provider declaring length body bytes (-1:
-// chunked), then first. The caller writes the rest, or not, and reads the answer with readAnswer.
 func rawPost(t *testing.T, baseURL, provider string, h http.Header, length int64, first []byte) net.Conn {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(baseURL, "http://"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	var req bytes.Buffer
-	fmt.Fprintf(&req, "POST /webhooks/%s HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n", provider)
-	if length >= 0 {
-		fmt.Fprintf(&req, "Content-Length: %d\r\n", length)
-	} else {
-		req.WriteString("Transfer-Encoding: chunked\r\n")
-	}
-	for k, vs := range h {
-		for _, v := range vs {
-			fmt.Fprintf(&req, "%s: %s\r\n", k, v)
-		}
-	}
-	req.WriteString("\r\n")
-	_, err = conn.Write(req.Bytes())
-	require.NoError(t, err)
-	if len(first) > 0 {
-		_, _ = conn.Write(first) // the server may already have refused and closed
-	}
-	return conn
-}
-
-// answer is a response read off a raw connection.
-type answer struct {
-	status int
-	header http.Header
-	close  bool // the server said Connection: close
-	code   string
-	err    error
-}
-
-// readAnswer reads one response (waiting at most a minute).
-func readAnswer(conn net.Conn) answer {
-	_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		return answer{err: err}
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var body apiBody
-	_ = json.Unmarshal(raw, &body)
-	return answer{status: resp.StatusCode, header: resp.Header, close: resp.Close, code: body.Error.Code}
-}
-
-// answerAsync reads the answer in the background, so the test can keep writing meanwhile.
-func answerAsync(conn net.Conn) <-chan answer {
-	ch := make(chan answer, 1)
-	go func() { ch <- readAnswer(conn) }()
-	return ch
+	return gatewaytest.RawPost(t, baseURL, "/webhooks/"+provider, h, length, first)
 }
 
 // gauge reads a gauge of the handler's registry.
@@ -130,11 +76,6 @@ func heapAlloc() uint64 {
 	return m.HeapAlloc
 }
 
-// deepBody is the reported attack: valid fields, then n '[' never closed.
-func deepBody(prefix string, n int) []byte {
-	return append([]byte("{"+prefix+`"a":`), bytes.Repeat([]byte("["), n)...)
-}
-
 func TestSecurityDeepNestingToEveryProvider(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
@@ -143,10 +84,10 @@ func TestSecurityDeepNestingToEveryProvider(t *testing.T) {
 	}})
 	const depth = 5_000_000 // about 5 MB of '['; the unbounded validator died with a fatal stack overflow
 	ts := strconv.FormatInt(now.Unix(), 10)
-	github := deepBody(`"action":"opened","installation":{"id":1},`, depth)
-	vercel := deepBody(`"id":"evt_deep","type":"deployment.created",`, depth)
-	linear := deepBody(`"type":"Issue","action":"create","organizationId":"org-1","webhookTimestamp":`+strconv.FormatInt(now.UnixMilli(), 10)+`,`, depth)
-	sentry := deepBody(`"action":"created","installation":{"uuid":"se-uuid"},`, depth)
+	github := gatewaytest.DeepJSON(`"action":"opened","installation":{"id":1},`, depth)
+	vercel := gatewaytest.DeepJSON(`"id":"evt_deep","type":"deployment.created",`, depth)
+	linear := gatewaytest.DeepJSON(`"type":"Issue","action":"create","organizationId":"org-1","webhookTimestamp":`+strconv.FormatInt(now.UnixMilli(), 10)+`,`, depth)
+	sentry := gatewaytest.DeepJSON(`"action":"created","installation":{"uuid":"se-uuid"},`, depth)
 	// Nested exactly one level too deep but otherwise valid JSON (closed brackets).
 	closed := []byte(`{"id":"evt_closed","type":"deployment.created","a":` + strings.Repeat("[", 128) + strings.Repeat("]", 128) + `}`)
 	kv := func(pairs ...string) http.Header {
@@ -203,12 +144,12 @@ func TestSecurityHugeBodiesAreRefusedFast(t *testing.T) {
 	// A declared length over the cap: refused from the headers, before a byte of the body is read.
 	start := time.Now()
 	conn := rawPost(t, b.url, "github", h, 1<<30, bytes.Repeat([]byte("a"), 64<<10))
-	a := readAnswer(conn)
-	t.Logf("declared 1 GiB: %d %s in %s", a.status, a.code, time.Since(start).Round(time.Microsecond))
-	require.NoError(t, a.err)
-	require.Equal(t, http.StatusRequestEntityTooLarge, a.status)
-	require.Equal(t, "body_too_large", a.code)
-	require.True(t, a.close, "the connection is not kept for the rest of the body")
+	a := gatewaytest.ReadAnswer(conn)
+	t.Logf("declared 1 GiB: %d %s in %s", a.Status, a.Code, time.Since(start).Round(time.Microsecond))
+	require.NoError(t, a.Err)
+	require.Equal(t, http.StatusRequestEntityTooLarge, a.Status)
+	require.Equal(t, "body_too_large", a.Code)
+	require.True(t, a.Close, "the connection is not kept for the rest of the body")
 
 	// No declared length: cut off as soon as it passes the cap.
 	src := &endless{}
@@ -265,16 +206,16 @@ func TestSecuritySlowBodiesTimeOut(t *testing.T) {
 	for i, c := range cases {
 		start := time.Now()
 		conn := rawPost(t, b.url, "github", githubHeaders("gh-new", "push", fmt.Sprintf("slow-%d", i), body), c.length, nil)
-		answered := answerAsync(conn)
+		answered := gatewaytest.AnswerAsync(conn)
 		stop := make(chan struct{})
 		go c.send(conn, stop)
 		a := <-answered
 		close(stop)
 		elapsed := time.Since(start)
-		t.Logf("%-32s %d %s after %s (WEBHOOK_READ_TIMEOUT %s)", c.name, a.status, a.code, elapsed.Round(time.Millisecond), timeout)
-		require.NoError(t, a.err, c.name)
-		require.Equal(t, http.StatusRequestTimeout, a.status, c.name)
-		require.Equal(t, "body_timeout", a.code, c.name)
+		t.Logf("%-32s %d %s after %s (WEBHOOK_READ_TIMEOUT %s)", c.name, a.Status, a.Code, elapsed.Round(time.Millisecond), timeout)
+		require.NoError(t, a.Err, c.name)
+		require.Equal(t, http.StatusRequestTimeout, a.Status, c.name)
+		require.Equal(t, "body_timeout", a.Code, c.name)
 		require.GreaterOrEqual(t, elapsed, timeout, "not before the deadline")
 	}
 	b.requireNothingWritten(t)
