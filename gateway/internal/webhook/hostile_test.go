@@ -168,6 +168,13 @@ func TestSecurityHugeBodiesAreRefusedFast(t *testing.T) {
 	require.Contains(t, string(raw), `"code":"body_too_large"`)
 	require.Less(t, src.read.Load(), int64(64<<20), "the server stopped reading soon after the cap")
 
+	// Headers are capped too (MaxHeaderBytes): net/http answers 431 before any handler runs.
+	padded := githubHeaders("gh-new", "push", "huge-headers", body)
+	padded.Set("X-Pad", strings.Repeat("p", 128<<10))
+	a = gatewaytest.ReadAnswer(rawPost(t, b.url, "github", padded, int64(len(body)), body))
+	require.NoError(t, a.Err)
+	require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, a.Status)
+
 	b.requireNothingWritten(t)
 	require.Eventually(t, func() bool { return b.gauge(t, inflightGauge) == 0 }, 10*time.Second, 10*time.Millisecond)
 	b.requireServing(t, "after-huge")
@@ -221,6 +228,30 @@ func TestSecuritySlowBodiesTimeOut(t *testing.T) {
 	b.requireNothingWritten(t)
 	require.Eventually(t, func() bool { return b.gauge(t, inflightGauge) == 0 }, 10*time.Second, 10*time.Millisecond)
 	b.requireServing(t, "after-slow")
+}
+
+// A body slower than the server's own ReadTimeout but within WEBHOOK_READ_TIMEOUT is a legitimate
+// sender (a provider on a slow link): the webhook route's deadline, not the server's, applies.
+func TestSlowBodyWithinTheReadTimeoutIsAccepted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, options{serverReadTimeout: 300 * time.Millisecond, cfg: func(c *config.Config) { c.WebhookReadTimeout = 10 * time.Second }})
+	body := fixture(t, "push/with-installation.payload.json")
+	start := time.Now()
+	conn := rawPost(t, b.url, "github", githubHeaders("gh-new", "push", "slow-but-fine", body), int64(len(body)), nil)
+	answered := gatewaytest.AnswerAsync(conn)
+	const pieces = 10
+	for i := range pieces { // the body arrives over about a second
+		<-time.After(100 * time.Millisecond)
+		_, err := conn.Write(body[i*len(body)/pieces : (i+1)*len(body)/pieces])
+		require.NoError(t, err)
+	}
+	a := <-answered
+	t.Logf("body over %s (server ReadTimeout 300ms, WEBHOOK_READ_TIMEOUT 10s): %d", time.Since(start).Round(time.Millisecond), a.Status)
+	require.NoError(t, a.Err)
+	require.Equal(t, http.StatusAccepted, a.Status)
+	deliveries, jobs := b.counts(t)
+	require.Equal(t, 1, deliveries)
+	require.Equal(t, 1, jobs)
 }
 
 // Not parallel: it measures the process heap, which parallel tests would disturb.

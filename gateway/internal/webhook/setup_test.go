@@ -53,6 +53,8 @@ type options struct {
 	prefix   string
 	now      func() time.Time
 	localTTL time.Duration // in-process route cache; default off
+	// serverReadTimeout overrides the server's ReadTimeout (the gateway's limits by default).
+	serverReadTimeout time.Duration
 }
 
 func testConfig() config.Config {
@@ -103,7 +105,11 @@ func setup(t *testing.T, o options) *bundle {
 	h.Mount(e)
 	// The server the gateway runs, with its limits, so timeouts behave as in production.
 	srv := httptest.NewUnstartedServer(e)
-	srv.Config = platform.NewServer(e, webhook.ServerLimits(cfg))
+	limits := webhook.ServerLimits(cfg)
+	if o.serverReadTimeout != 0 {
+		limits.ReadTimeout = o.serverReadTimeout
+	}
+	srv.Config = platform.NewServer(e, limits)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	b.url = srv.URL
