@@ -59,13 +59,13 @@ faults: ## fault-injection suite: both real binaries under SIGKILL, Redis and Po
 
 # The security suite (README "Security suite" lists which test proves what). Ordinary tests, so make test
 # runs them too; this target runs just them.
-SECURITY_DB := ^(TestTamperedAndMovedCiphertextsFail|TestSecretMasks|TestParseKeyringErrorsNameNoKeyMaterial|TestCiphertextMovedToAnotherRowDoesNotDecrypt|TestGetForOrgHidesOtherOrgs|TestCreateStoresOnlyTheHash|TestConsumeIsSingleUse|TestRefusals)$$
-SECURITY_GATEWAY := ^(TestSecurity.*|TestGitHubRejects|TestBadInputIsRejectedAndNothingStored|TestRemovedSecretIsRefused|TestConcurrentDuplicateDeliveries|TestOtherProvidersWithRealSignatures|TestBadStates|TestCallbackReplayIsRefused|TestSpoofedGitHubInstallation|TestMalformedCallbacks|TestInstallationClaimedByAnotherOrg|TestAuthorizeRedirectAndCookie|TestStateCookieIsSecureOutsideLocalDevelopment|TestTokenEndpointAuthAndLookup|TestMiddleware)$$
+SECURITY_DB := ^(TestTamperedAndMovedCiphertextsFail|TestSecretMasks|TestParseKeyringErrorsNameNoKeyMaterial|TestCiphertextMovedToAnotherRowDoesNotDecrypt|TestGetForOrgHidesOtherOrgs|TestCreateStoresOnlyTheHash|TestConsumeIsSingleUse|TestRefusals|TestNewServerSetsEveryLimit)$$
+SECURITY_GATEWAY := ^(TestSecurity.*|TestGitHubRejects|TestBadInputIsRejectedAndNothingStored|TestRemovedSecretIsRefused|TestConcurrentDuplicateDeliveries|TestOtherProvidersWithRealSignatures|TestBadStates|TestCallbackReplayIsRefused|TestSpoofedGitHubInstallation|TestMalformedCallbacks|TestInstallationClaimedByAnotherOrg|TestAuthorizeRedirectAndCookie|TestStateCookieIsSecureOutsideLocalDevelopment|TestTokenEndpointAuthAndLookup|TestMiddleware|TestSlowBodyWithinTheReadTimeoutIsAccepted|TestServerLimitsCoverTheWebhookReadTimeout|TestWebhookLimits)$$
 SECURITY_CONSOLE := ^(TestSecurity.*|TestCrossOrgIsNotFound|TestGetAuthorizeURLBadInput|TestRejectedTokens|TestHS256TokenSignedWithPublicKeyIsRejected|TestM2MKeys|TestSameOrigin|TestSignIn|TestPagesRequireASession)$$
 
-security: ## the security suite: signature tampering, replay windows, rotation, state misuse, spoofed ids, open redirects, cross-org, moved ciphertexts, log scans
-	cd db && go test -race -count=1 -run '$(SECURITY_DB)' ./secrets/ ./vault/ ./oauthstate/
-	cd gateway && go test -race -count=1 -run '$(SECURITY_GATEWAY)' ./internal/webhook/... ./internal/connect/ ./internal/vault/ ./internal/apikey/ ./cmd/gateway/
+security: ## the security suite: signature tampering, replay windows, rotation, state misuse, spoofed ids, open redirects, cross-org, moved ciphertexts, log scans, hostile bodies and senders
+	cd db && go test -race -count=1 -run '$(SECURITY_DB)' ./secrets/ ./vault/ ./oauthstate/ ./platform/
+	cd gateway && go test -race -count=1 -run '$(SECURITY_GATEWAY)' ./internal/webhook/... ./internal/connect/ ./internal/vault/ ./internal/apikey/ ./internal/config/ ./cmd/gateway/
 	cd console && go test -race -count=1 -run '$(SECURITY_CONSOLE)' ./internal/api/ ./internal/auth/ ./internal/pages/ ./internal/logscan/
 
 fuzz: ## run every fuzz target for a bounded time (FUZZTIME, default 20s each)

@@ -183,7 +183,9 @@ func TestSecurityHugeBodiesAreRefusedFast(t *testing.T) {
 func TestSecuritySlowBodiesTimeOut(t *testing.T) {
 	t.Parallel()
 	const timeout = 500 * time.Millisecond
-	b := setup(t, options{cfg: func(c *config.Config) { c.WebhookReadTimeout = timeout }})
+	// The server's own read timeout is far longer: the refusal must come from WEBHOOK_READ_TIMEOUT.
+	const serverTimeout = time.Minute
+	b := setup(t, options{serverReadTimeout: serverTimeout, cfg: func(c *config.Config) { c.WebhookReadTimeout = timeout }})
 	body := fixture(t, "push/with-installation.payload.json")
 
 	cases := []struct {
@@ -224,6 +226,7 @@ func TestSecuritySlowBodiesTimeOut(t *testing.T) {
 		require.Equal(t, http.StatusRequestTimeout, a.Status, c.name)
 		require.Equal(t, "body_timeout", a.Code, c.name)
 		require.GreaterOrEqual(t, elapsed, timeout, "not before the deadline")
+		require.Less(t, elapsed, serverTimeout/2, "refused by WEBHOOK_READ_TIMEOUT, not the server's read timeout")
 	}
 	b.requireNothingWritten(t)
 	require.Eventually(t, func() bool { return b.gauge(t, inflightGauge) == 0 }, 10*time.Second, 10*time.Millisecond)
