@@ -174,17 +174,15 @@ func (h *Handler) receive(c echo.Context) error {
 	}
 	v := h.providers[provider]
 
-	// The body must arrive within the read timeout, counted from here (the headers are in). A server
-	// that cannot set the deadline (a test recorder) still has its own ReadTimeout.
-	rc := http.NewResponseController(c.Response())
-	if err := rc.SetReadDeadline(time.Now().Add(h.readLimit)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		h.log.Debug("set webhook read deadline", zap.Error(err))
-	}
-	body, release, err := readBody(c.Response(), c.Request(), h.maxBody, h.inflight)
-	defer release() // after Record has returned: nothing refers to the body any more
+	// The body must arrive within the read timeout, counted from here (the headers are in). A writer
+	// without a connection (a test recorder) has none; the server's ReadTimeout still bounds a real one.
+	setReadDeadline(c.Response().Writer, time.Now().Add(h.readLimit))
+	in, err := readBody(c.Response(), c.Request(), h.maxBody, h.inflight)
+	defer in.release() // after Record has returned: nothing refers to the body any more
 	if err != nil {
 		return h.unread(c, name, err)
 	}
+	body := in.buf
 
 	// The body is in: from here on the delivery is recorded even if the sender hangs up, so a provider
 	// that timed out and will retry finds it already there (200 duplicate). The bound keeps a stuck

@@ -40,9 +40,18 @@ func object(body []byte, paths ...string) ([]gjson.Result, error) {
 // recurses, its strings are exactly the ones seen here, so gjson recurses no deeper than counted.
 // Closing more than was opened is refused here already.
 func withinDepth(body []byte) bool {
+	// Nesting cannot be deeper than the number of openers, brackets in strings included: most payloads
+	// (a push: 44) have fewer than MaxDepth, and counting them is a vectorised pass over the body.
+	if bytes.Count(body, []byte{'{'})+bytes.Count(body, []byte{'['}) <= MaxDepth {
+		return true
+	}
 	depth := 0
 	for i := 0; i < len(body); i++ {
-		switch body[i] {
+		c := body[i]
+		if !structural[c] {
+			continue
+		}
+		switch c {
 		case '"':
 			// Jump to the closing quote: the next quote not escaped, i.e. not preceded by an odd run of
 			// backslashes. IndexByte keeps the common case (long strings) fast; each backslash is counted
@@ -66,7 +75,7 @@ func withinDepth(body []byte) bool {
 			if depth > MaxDepth {
 				return false
 			}
-		case ']', '}':
+		default: // ']', '}'
 			depth--
 			if depth < 0 {
 				return false
@@ -75,6 +84,10 @@ func withinDepth(body []byte) bool {
 	}
 	return true
 }
+
+// structural are the bytes withinDepth stops at; everything else outside strings (whitespace, numbers,
+// literals, colons, commas) is stepped over with one table load.
+var structural = [256]bool{'"': true, '[': true, ']': true, '{': true, '}': true}
 
 // idOf reads a provider identifier, which arrives as a JSON integer (GitHub, Sentry) or string (Linear,
 // Vercel, Sentry uuids). Absent and null are "". Floats, booleans, objects and arrays are malformed.
