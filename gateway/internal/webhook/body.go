@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Why a body was not read. The handler maps each to its answer.
@@ -154,22 +153,4 @@ func readError(err error) error {
 		return errTimeout
 	}
 	return err
-}
-
-// setReadDeadline sets the connection's read deadline through the writers that wrap it, as
-// http.ResponseController does, but without building an error for a writer that has no connection (a
-// test recorder), which was most of this path's new allocations in its benchmark. A deadline that
-// cannot be set (the connection is gone) shows up as the next read's error.
-func setReadDeadline(w http.ResponseWriter, deadline time.Time) {
-	for {
-		switch x := w.(type) {
-		case interface{ SetReadDeadline(time.Time) error }:
-			_ = x.SetReadDeadline(deadline)
-			return
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = x.Unwrap()
-		default:
-			return
-		}
-	}
 }

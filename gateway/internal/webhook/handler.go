@@ -175,8 +175,9 @@ func (h *Handler) receive(c echo.Context) error {
 	v := h.providers[provider]
 
 	// The body must arrive within the read timeout, counted from here (the headers are in). A writer
-	// without a connection (a test recorder) has none; the server's ReadTimeout still bounds a real one.
-	setReadDeadline(c.Response().Writer, time.Now().Add(h.readLimit))
+	// without a connection (a test recorder) cannot take it; a connection that is gone shows up as the
+	// read's error.
+	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(h.readLimit))
 	in, err := readBody(c.Response(), c.Request(), h.maxBody, h.inflight)
 	defer in.release() // after Record has returned: nothing refers to the body any more
 	if err != nil {
