@@ -70,17 +70,22 @@ func TestSecurityNestingDepthIsBounded(t *testing.T) {
 		})
 	}
 
-	// Brackets inside strings are not nesting; escaped quotes do not end a string; an even run of
-	// backslashes before a quote does.
+	// Brackets inside strings are not nesting, and a string ends at the first quote not escaped by an odd
+	// run of backslashes. Each body has more openers than MaxDepth (most inside strings), so it is
+	// scanned, and its real nesting is exactly MaxDepth: it is accepted only if every string is delimited
+	// right (a quote taken for the wrong one flips strings and structure, and the brackets count).
 	parse := parsers()["vercel"]
-	inString := `"id":"e","type":"t","s":"` + strings.Repeat("[{", 1000) + `\"` + strings.Repeat("[", 10) + `",`
-	require.NoError(t, parse(nested(inString, verify.MaxDepth)))
-	endsAfterBackslashes := `"id":"e","type":"t","s":"x\\\\",`
-	require.NoError(t, parse(nested(endsAfterBackslashes, verify.MaxDepth)))
-	require.ErrorIs(t, parse(nested(endsAfterBackslashes, verify.MaxDepth+1)), verify.ErrMalformedPayload)
-	// An odd run escapes the quote: the string goes on, so the brackets after it are text, and the body
-	// is not valid JSON at all.
-	require.ErrorIs(t, parse([]byte(`{"id":"e","type":"t","s":"x\\\"}`)), verify.ErrMalformedPayload)
+	for name, fields := range map[string]string{
+		"brackets in a string":           `"s":"` + strings.Repeat("[{", 1000) + `",`,
+		"escaped quote":                  `"s":"a\"[[[[",`,
+		"escaped backslash, then the end": `"s":"a\\","t":"[[[[",`,
+		"three backslashes":              `"s":"a\\\"[[[[","t":"[[",`,
+		"four backslashes":               `"s":"a\\\\","t":"[[[[",`,
+		"escapes of every kind":          `"s":"\\\/\b\f\n\r\t\u005b\"[","t":"]]]][[[[",`,
+	} {
+		require.NoError(t, parse(nested(`"id":"e","type":"t",`+fields, verify.MaxDepth)), name)
+		require.ErrorIs(t, parse(nested(`"id":"e","type":"t",`+fields, verify.MaxDepth+1)), verify.ErrMalformedPayload, name)
+	}
 	// Closing more than was opened, and an unterminated string.
 	require.ErrorIs(t, parse([]byte(`{"id":"e","type":"t"}]]]]`+strings.Repeat("[", 1000))), verify.ErrMalformedPayload)
 	require.ErrorIs(t, parse([]byte(`{"id":"e","type":"t","s":"`+strings.Repeat("[", 1000))), verify.ErrMalformedPayload)

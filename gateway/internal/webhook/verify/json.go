@@ -34,11 +34,11 @@ func object(body []byte, paths ...string) ([]gjson.Result, error) {
 	return gjson.GetManyBytes(body, paths...), nil
 }
 
-// withinDepth reports whether the objects and arrays of body nest at most MaxDepth deep, in one
-// iterative pass that allocates nothing. It is not a validator (gjson validates next): it only counts
-// brackets outside strings. On any prefix that is valid JSON, which is as far as gjson's validator ever
-// recurses, its strings are exactly the ones seen here, so gjson recurses no deeper than counted.
-// Closing more than was opened is refused here already.
+// withinDepth reports whether the objects and arrays of body nest at most MaxDepth deep: iteratively,
+// allocating nothing, in one counting pass and, when that cannot settle it, one scan. It is not a
+// validator (gjson validates next): the scan only counts brackets outside strings. On any prefix that is
+// valid JSON, which is as far as gjson's validator ever recurses, its strings are exactly the ones seen
+// here, so gjson recurses no deeper than counted. The scan refuses closing more than was opened.
 func withinDepth(body []byte) bool {
 	// Nesting cannot be deeper than the number of openers, brackets in strings included: most payloads
 	// (a push: 44) have fewer than MaxDepth, and counting them is a vectorised pass over the body.
