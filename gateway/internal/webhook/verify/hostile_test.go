@@ -76,12 +76,12 @@ func TestSecurityNestingDepthIsBounded(t *testing.T) {
 	// right (a quote taken for the wrong one flips strings and structure, and the brackets count).
 	parse := parsers()["vercel"]
 	for name, fields := range map[string]string{
-		"brackets in a string":           `"s":"` + strings.Repeat("[{", 1000) + `",`,
-		"escaped quote":                  `"s":"a\"[[[[",`,
+		"brackets in a string":            `"s":"` + strings.Repeat("[{", 1000) + `",`,
+		"escaped quote":                   `"s":"a\"[[[[",`,
 		"escaped backslash, then the end": `"s":"a\\","t":"[[[[",`,
-		"three backslashes":              `"s":"a\\\"[[[[","t":"[[",`,
-		"four backslashes":               `"s":"a\\\\","t":"[[[[",`,
-		"escapes of every kind":          `"s":"\\\/\b\f\n\r\t\u005b\"[","t":"]]]][[[[",`,
+		"three backslashes":               `"s":"a\\\"[[[[","t":"[[",`,
+		"four backslashes":                `"s":"a\\\\","t":"[[[[",`,
+		"escapes of every kind":           `"s":"\\\/\b\f\n\r\t\u005b\"[","t":"]]]][[[[",`,
 	} {
 		require.NoError(t, parse(nested(`"id":"e","type":"t",`+fields, verify.MaxDepth)), name)
 		require.ErrorIs(t, parse(nested(`"id":"e","type":"t",`+fields, verify.MaxDepth+1)), verify.ErrMalformedPayload, name)
