@@ -121,7 +121,6 @@ func TestSecurityDeepNestingToEveryProvider(t *testing.T) {
 			"Sentry-Hook-Resource", "issue", "Request-ID", "deep-8"), 400, "malformed_payload"},
 		{"sentry unsigned", "sentry", sentry, kv("Sentry-Hook-Timestamp", ts, "Sentry-Hook-Resource", "installation", "Request-ID", "deep-9"), 401, "missing_signature"},
 	}
-	before := heapAlloc()
 	for _, c := range cases {
 		start := time.Now()
 		status, resp := b.post(t, c.provider, c.body, c.header)
@@ -129,7 +128,6 @@ func TestSecurityDeepNestingToEveryProvider(t *testing.T) {
 		require.Equal(t, c.status, status, c.name)
 		require.Equal(t, c.code, resp.Error.Code, c.name)
 	}
-	t.Logf("heap after the deep bodies: %+d KiB (shared with parallel tests)", (int64(heapAlloc())-int64(before))>>10)
 	b.requireNothingWritten(t)
 	require.Zero(t, b.gauge(t, inflightGauge), "every body's reservation was released")
 	b.requireServing(t, "after-deep")
