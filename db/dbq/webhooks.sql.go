@@ -98,15 +98,16 @@ func (q *Queries) GetLinearWebhookSecret(ctx context.Context, externalID string)
 
 const insertDeliveries = `-- name: InsertDeliveries :many
 INSERT INTO lightfast_gw_webhook_deliveries (
-    id, provider, delivery_id, event_type, installation_id, provider_resource_id, status, payload, headers
+    id, provider, delivery_id, event_type, installation_id, provider_resource_id, status, payload, headers, last_error
 )
 SELECT id, provider, delivery_id, event_type, NULLIF(installation_id, ''), NULLIF(provider_resource_id, ''),
-       status, payload, headers::jsonb
+       status, payload, headers::jsonb, NULLIF(last_error, '')
 FROM (
     SELECT unnest($1::text[]) AS id, unnest($2::text[]) AS provider,
            unnest($3::text[]) AS delivery_id, unnest($4::text[]) AS event_type,
            unnest($5::text[]) AS installation_id, unnest($6::text[]) AS provider_resource_id,
-           unnest($7::text[]) AS status, unnest($8::bytea[]) AS payload, unnest($9::text[]) AS headers
+           unnest($7::text[]) AS status, unnest($8::bytea[]) AS payload, unnest($9::text[]) AS headers,
+           unnest($10::text[]) AS last_error
 ) AS d
 WHERE d.installation_id = '' OR EXISTS (SELECT 1 FROM lightfast_gw_installations i WHERE i.id = d.installation_id)
 ON CONFLICT (provider, delivery_id) DO NOTHING
@@ -123,14 +124,15 @@ type InsertDeliveriesParams struct {
 	Statuses        []string
 	Payloads        [][]byte
 	Headers         []string
+	LastErrors      []string
 }
 
 // Group commit: many deliveries in one statement. A delivery whose (provider, delivery_id) exists already
 // inserts nothing and is absent from the result, which is how the caller tells new from duplicate.
-// Empty installation / resource ids are stored as NULL. A delivery routed to an installation id that has
-// no row (a routing-cache entry from another database) inserts nothing either: the cache is not trusted
-// past the database. The caller tells it from a duplicate with ListUnknownInstallationIDs, only for rows
-// that were not inserted, so the common case costs no extra round trip.
+// Empty installation / resource ids and last errors are stored as NULL. A delivery routed to an installation
+// id that has no row (a routing-cache entry from another database) inserts nothing either: the cache is not
+// trusted past the database. The caller tells it from a duplicate with ListUnknownInstallationIDs, only for
+// rows that were not inserted, so the common case costs no extra round trip.
 func (q *Queries) InsertDeliveries(ctx context.Context, arg InsertDeliveriesParams) ([]string, error) {
 	rows, err := q.db.Query(ctx, insertDeliveries,
 		arg.Ids,
@@ -142,6 +144,7 @@ func (q *Queries) InsertDeliveries(ctx context.Context, arg InsertDeliveriesPara
 		arg.Statuses,
 		arg.Payloads,
 		arg.Headers,
+		arg.LastErrors,
 	)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -142,38 +143,73 @@ func toAPIError(err error) *APIError {
 	return &APIError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
 }
 
-// ServeOption changes how Serve builds its server.
-type ServeOption func(*http.Server)
+// UnencryptedHTTP2 makes srv also serve HTTP/2 without TLS (h2c, prior knowledge) on the same listener,
+// beside HTTP/1.1, so plain gRPC clients (grpc-go, grpcurl -plaintext) can call Connect handlers.
+func UnencryptedHTTP2(srv *http.Server) {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	srv.Protocols = &p
+}
 
-// UnencryptedHTTP2 also serves HTTP/2 without TLS (h2c, prior knowledge) on the same listener, beside
-// HTTP/1.1, so plain gRPC clients (grpc-go, grpcurl -plaintext) can call Connect handlers.
-func UnencryptedHTTP2() ServeOption {
-	return func(s *http.Server) {
-		var p http.Protocols
-		p.SetHTTP1(true)
-		p.SetUnencryptedHTTP2(true)
-		s.Protocols = &p
+// ServerLimits bound what one connection can hold on a service's HTTP server. Each connection is its
+// own goroutine, so a sender that is slow on purpose costs only what these limits let it keep (a few KB
+// of buffers until a deadline); senders behind it are served as usual.
+type ServerLimits struct {
+	// ReadHeaderTimeout bounds the request line and headers.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds the whole request, headers and body, from the first byte. A handler that
+	// expects a slower body sets its own deadline (http.ResponseController.SetReadDeadline).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the answer, counted from the end of the request headers (net/http's rule),
+	// so it must cover reading the body and the handler's own work too.
+	WriteTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its next request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes caps the request line and headers.
+	MaxHeaderBytes int
+}
+
+// DefaultServerLimits are the limits both services use unless a route needs more: request bodies here
+// are small JSON (the gateway's webhooks stretch ReadTimeout and WriteTimeout, see its webhook package);
+// 64 KiB of headers is twice what common proxies accept; the idle timeout is longer than load
+// balancers' usual 60 s, so the balancer, not the service, closes idle connections.
+func DefaultServerLimits() ServerLimits {
+	return ServerLimits{
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 	}
 }
 
-// Serve runs e on addr until ctx is cancelled, then stops accepting, drains in-flight requests for up
-// to grace and returns.
-func Serve(ctx context.Context, e *echo.Echo, addr string, grace time.Duration, log *zap.Logger, opts ...ServeOption) error {
+// NewServer returns the http.Server for h with limits l; zero fields take DefaultServerLimits' values.
+func NewServer(h http.Handler, l ServerLimits) *http.Server {
+	d := DefaultServerLimits()
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cmp.Or(l.ReadHeaderTimeout, d.ReadHeaderTimeout),
+		ReadTimeout:       cmp.Or(l.ReadTimeout, d.ReadTimeout),
+		WriteTimeout:      cmp.Or(l.WriteTimeout, d.WriteTimeout),
+		IdleTimeout:       cmp.Or(l.IdleTimeout, d.IdleTimeout),
+		MaxHeaderBytes:    cmp.Or(l.MaxHeaderBytes, d.MaxHeaderBytes),
+	}
+}
+
+// Serve runs srv (see NewServer) on addr until ctx is cancelled, then stops accepting, drains in-flight
+// requests for up to grace and returns.
+func Serve(ctx context.Context, srv *http.Server, addr string, grace time.Duration, log *zap.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
-	for _, o := range opts {
-		o(srv)
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", zap.String("addr", ln.Addr().String()))
+	log.Info("listening", zap.String("addr", ln.Addr().String()),
+		zap.Duration("read_header_timeout", srv.ReadHeaderTimeout), zap.Duration("read_timeout", srv.ReadTimeout),
+		zap.Duration("write_timeout", srv.WriteTimeout), zap.Duration("idle_timeout", srv.IdleTimeout),
+		zap.Int("max_header_bytes", srv.MaxHeaderBytes))
 
 	select {
 	case err := <-errc:

@@ -1,20 +1,21 @@
 -- name: InsertDeliveries :many
 -- Group commit: many deliveries in one statement. A delivery whose (provider, delivery_id) exists already
 -- inserts nothing and is absent from the result, which is how the caller tells new from duplicate.
--- Empty installation / resource ids are stored as NULL. A delivery routed to an installation id that has
--- no row (a routing-cache entry from another database) inserts nothing either: the cache is not trusted
--- past the database. The caller tells it from a duplicate with ListUnknownInstallationIDs, only for rows
--- that were not inserted, so the common case costs no extra round trip.
+-- Empty installation / resource ids and last errors are stored as NULL. A delivery routed to an installation
+-- id that has no row (a routing-cache entry from another database) inserts nothing either: the cache is not
+-- trusted past the database. The caller tells it from a duplicate with ListUnknownInstallationIDs, only for
+-- rows that were not inserted, so the common case costs no extra round trip.
 INSERT INTO lightfast_gw_webhook_deliveries (
-    id, provider, delivery_id, event_type, installation_id, provider_resource_id, status, payload, headers
+    id, provider, delivery_id, event_type, installation_id, provider_resource_id, status, payload, headers, last_error
 )
 SELECT id, provider, delivery_id, event_type, NULLIF(installation_id, ''), NULLIF(provider_resource_id, ''),
-       status, payload, headers::jsonb
+       status, payload, headers::jsonb, NULLIF(last_error, '')
 FROM (
     SELECT unnest(@ids::text[]) AS id, unnest(@providers::text[]) AS provider,
            unnest(@delivery_ids::text[]) AS delivery_id, unnest(@event_types::text[]) AS event_type,
            unnest(@installation_ids::text[]) AS installation_id, unnest(@resource_ids::text[]) AS provider_resource_id,
-           unnest(@statuses::text[]) AS status, unnest(@payloads::bytea[]) AS payload, unnest(@headers::text[]) AS headers
+           unnest(@statuses::text[]) AS status, unnest(@payloads::bytea[]) AS payload, unnest(@headers::text[]) AS headers,
+           unnest(@last_errors::text[]) AS last_error
 ) AS d
 WHERE d.installation_id = '' OR EXISTS (SELECT 1 FROM lightfast_gw_installations i WHERE i.id = d.installation_id)
 ON CONFLICT (provider, delivery_id) DO NOTHING

@@ -159,6 +159,8 @@ func serve(ctx context.Context) error {
 		return err
 	}
 
+	srv := platform.NewServer(e, platform.DefaultServerLimits())
 	// h2c beside HTTP/1.1: the API answers plain gRPC clients as well as Connect and gRPC-Web.
-	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log, platform.UnencryptedHTTP2())
+	platform.UnencryptedHTTP2(srv)
+	return platform.Serve(ctx, srv, cfg.Addr, cfg.ShutdownGrace, log)
 }

@@ -154,5 +154,5 @@ func run(ctx context.Context, args []string) error {
 	admin.New(pool, routes, riverClient, reg, log).Mount(e, apikey.New(cfg.AdminKeys).Middleware("X-Admin-Key"))
 	tokenVault.Mount(e, apiKey)
 
-	return platform.Serve(ctx, e, cfg.Addr, cfg.ShutdownGrace, log)
+	return platform.Serve(ctx, platform.NewServer(e, webhook.ServerLimits(cfg)), cfg.Addr, cfg.ShutdownGrace, log)
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -26,6 +27,8 @@ type Config struct {
 	APIKeys                  []secrets.Secret `json:"GATEWAY_API_KEYS"`
 	AdminKeys                []secrets.Secret `json:"GATEWAY_ADMIN_KEYS"`
 	WebhookMaxBodyBytes      int64            `json:"WEBHOOK_MAX_BODY_BYTES"`
+	WebhookReadTimeout       time.Duration    `json:"WEBHOOK_READ_TIMEOUT"`
+	WebhookMaxInflightBytes  int64            `json:"WEBHOOK_MAX_INFLIGHT_BYTES"`
 	DeliveryPayloadRetention time.Duration    `json:"DELIVERY_PAYLOAD_RETENTION"`
 	DeliveryRetention        time.Duration    `json:"DELIVERY_RETENTION"`
 	JobRescueAfter           time.Duration    `json:"JOB_RESCUE_AFTER"`
@@ -85,6 +88,13 @@ func Load(e *platform.Env) (Config, error) {
 	c.APIKeys = e.Secrets("GATEWAY_API_KEYS", true)
 	c.AdminKeys = e.Secrets("GATEWAY_ADMIN_KEYS", true)
 	c.WebhookMaxBodyBytes = e.Int64("WEBHOOK_MAX_BODY_BYTES", 26<<20, 1024)
+	c.WebhookReadTimeout = e.Duration("WEBHOOK_READ_TIMEOUT", 15*time.Second)
+	c.WebhookMaxInflightBytes = e.Int64("WEBHOOK_MAX_INFLIGHT_BYTES", 256<<20, 1024)
+	if c.WebhookMaxInflightBytes < 2*c.WebhookMaxBodyBytes {
+		// A body's buffer doubles as bytes arrive, the old and new one both held during the copy: a
+		// budget under twice the largest body could refuse that body even with nothing else in flight.
+		e.Check("WEBHOOK_MAX_INFLIGHT_BYTES", fmt.Errorf("must be at least twice WEBHOOK_MAX_BODY_BYTES (%d)", 2*c.WebhookMaxBodyBytes))
+	}
 	c.DeliveryPayloadRetention = e.Duration("DELIVERY_PAYLOAD_RETENTION", 7*24*time.Hour)
 	c.DeliveryRetention = e.Duration("DELIVERY_RETENTION", 30*24*time.Hour)
 	c.JobRescueAfter = e.Duration("JOB_RESCUE_AFTER", 60*time.Second)

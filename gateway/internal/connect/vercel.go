@@ -36,8 +36,13 @@ func (f vercelFlow) Exchange(ctx context.Context, q url.Values, _ oauthstate.Sta
 	if err != nil {
 		return nil, err
 	}
-	// The token names the configuration it belongs to; a callback claiming another one is forged.
-	if ex.InstallationID != "" && ex.InstallationID != configurationID {
+	// The token names the configuration it belongs to; a callback claiming another one is forged, and
+	// one the token does not confirm is not trusted either (fail closed).
+	switch ex.InstallationID {
+	case configurationID:
+	case "":
+		return nil, forbidden("installation_unconfirmed", "the authorization does not name its configuration")
+	default:
 		return nil, forbidden("installation_mismatch", "configurationId does not match the authorization")
 	}
 	info := types.VercelAccountInfo{UserID: ex.UserID, TeamID: ex.TeamID, ConfigurationID: configurationID}

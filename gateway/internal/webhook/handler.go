@@ -2,18 +2,21 @@
 // delivery, route it to its installation and record it durably with its job, then answer.
 //
 // Status codes: 202 {"status":"accepted","id"} once the row and job are committed (also for an
-// unrouted delivery, answered {"status":"unrouted","id"}); 200 {"status":"duplicate"} for a delivery
-// seen before; 400 malformed payload / missing delivery id or event; 401 signature or timestamp
-// problems; 404 unknown provider; 413 body over WEBHOOK_MAX_BODY_BYTES; 503 when Postgres cannot take
-// the write, so the provider retries. Nothing is written for any non-2xx answer.
+// unrouted delivery, answered {"status":"unrouted","id"}, and for a lifecycle delivery whose body does
+// not confirm its event header, recorded ignored without a job); 200 {"status":"duplicate"} for a
+// delivery seen before; 400 malformed payload (including nesting deeper than verify.MaxDepth) / missing
+// delivery id or event; 401 signature or timestamp problems; 404 unknown provider; 408 body not
+// received within WEBHOOK_READ_TIMEOUT; 413 body over WEBHOOK_MAX_BODY_BYTES; 503 with Retry-After when
+// the bodies in flight hold WEBHOOK_MAX_INFLIGHT_BYTES, and 503 when Postgres cannot take the write, so
+// the provider retries. Nothing is written for any non-2xx answer.
 package webhook
 
 import (
 	"context"
 	"errors"
-	"io"
+	"math"
 	"net/http"
-	"sync"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -48,6 +51,8 @@ type Handler struct {
 	own       *recorder.Recorder // the recorder Start made, stopped by Stop
 	local     *localRoutes
 	maxBody   int64
+	readLimit time.Duration // WEBHOOK_READ_TIMEOUT
+	inflight  *budget       // WEBHOOK_MAX_INFLIGHT_BYTES
 	metrics   *Metrics
 	log       *zap.Logger
 	now       func() time.Time
@@ -78,9 +83,10 @@ type Deps struct {
 // for it fails verification (fail closed), which is what the sender should see.
 func Start(cfg config.Config, d Deps) *Handler {
 	h := &Handler{
-		routes: d.Routes, pool: d.Pool, rec: d.Recorder, maxBody: cfg.WebhookMaxBodyBytes,
-		metrics: NewMetrics(d.Registry), log: d.Log, now: d.Now,
+		routes: d.Routes, pool: d.Pool, rec: d.Recorder, maxBody: cfg.WebhookMaxBodyBytes, readLimit: cfg.WebhookReadTimeout,
+		inflight: &budget{max: cfg.WebhookMaxInflightBytes}, log: d.Log, now: d.Now,
 	}
+	h.metrics = NewMetrics(d.Registry, h.inflight)
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
@@ -89,6 +95,12 @@ func Start(cfg config.Config, d Deps) *Handler {
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = 26 << 20
+	}
+	if h.readLimit <= 0 {
+		h.readLimit = DefaultReadTimeout
+	}
+	if h.inflight.max <= 0 {
+		h.inflight.max = 256 << 20
 	}
 	ttl := d.LocalRouteTTL
 	if ttl == 0 {
@@ -133,10 +145,26 @@ func (h *Handler) Mount(e *echo.Echo) {
 	e.POST("/webhooks/:provider", h.receive)
 }
 
-var errTooLarge = errors.New("body too large")
+// DefaultReadTimeout is WEBHOOK_READ_TIMEOUT's default: GitHub itself gives up after 10 s.
+const DefaultReadTimeout = 15 * time.Second
 
 // recordTimeout bounds the work after the body is read (secret lookup, routing, the commit).
 const recordTimeout = 15 * time.Second
+
+// ServerLimits are the HTTP server limits the gateway runs with: the shared defaults, with the read
+// timeout stretched to cover a webhook body that takes up to WEBHOOK_READ_TIMEOUT after its headers,
+// and the write timeout (which net/http counts from the end of the headers) covering that body, the
+// recording after it and the answer.
+func ServerLimits(cfg config.Config) platform.ServerLimits {
+	l := platform.DefaultServerLimits()
+	read := cfg.WebhookReadTimeout
+	if read <= 0 {
+		read = DefaultReadTimeout
+	}
+	l.ReadTimeout = max(l.ReadTimeout, l.ReadHeaderTimeout+read)
+	l.WriteTimeout = max(l.WriteTimeout, read+recordTimeout+5*time.Second)
+	return l
+}
 
 func (h *Handler) receive(c echo.Context) error {
 	name := c.Param("provider")
@@ -146,16 +174,16 @@ func (h *Handler) receive(c echo.Context) error {
 	}
 	v := h.providers[provider]
 
-	body, release, err := readBody(c.Response(), c.Request(), h.maxBody)
-	defer release() // after Record has returned: nothing refers to the body any more
+	// The body must arrive within the read timeout, counted from here (the headers are in). A writer
+	// without a connection (a test recorder) cannot take it; a connection that is gone shows up as the
+	// read's error.
+	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(h.readLimit))
+	in, err := readBody(c.Response(), c.Request(), h.maxBody, h.inflight)
+	defer in.release() // after Record has returned: nothing refers to the body any more
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			h.metrics.delivery(name, "too_large")
-			return platform.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "body exceeds %d bytes", h.maxBody)
-		}
-		h.metrics.delivery(name, "invalid")
-		return platform.Errorf(http.StatusBadRequest, "unreadable_body", "could not read the request body")
+		return h.unread(c, name, err)
 	}
+	body := in.buf
 
 	// The body is in: from here on the delivery is recorded even if the sender hangs up, so a provider
 	// that timed out and will retry finds it already there (200 duplicate). The bound keeps a stuck
@@ -179,7 +207,10 @@ func (h *Handler) receive(c echo.Context) error {
 		ID: ids.New(), Provider: provider, DeliveryID: ev.DeliveryID, EventType: ev.EventType,
 		ResourceID: ev.ResourceID, Payload: body, Headers: ev.Headers,
 	}
-	routeTo(&d, installationID, ev.Lifecycle)
+	routeTo(&d, installationID, ev)
+	if ev.Unconfirmed != "" {
+		h.log.Warn("lifecycle event not confirmed by its body", zap.String("provider", name), zap.String("reason", ev.Unconfirmed))
+	}
 
 	outcome, err := h.rec.Record(ctx, d)
 	if err == nil && outcome == recorder.UnknownInstallation {
@@ -191,7 +222,7 @@ func (h *Handler) receive(c echo.Context) error {
 		if installationID, err = h.reroute(ctx, provider, ev); err != nil {
 			return h.unavailable(name, err)
 		}
-		routeTo(&d, installationID, ev.Lifecycle)
+		routeTo(&d, installationID, ev)
 		if outcome, err = h.rec.Record(ctx, d); err == nil && outcome == recorder.UnknownInstallation {
 			err = errors.New("installation removed while the delivery was recorded")
 		}
@@ -204,8 +235,11 @@ func (h *Handler) receive(c echo.Context) error {
 		return c.JSONBlob(http.StatusOK, []byte(`{"status":"duplicate"}`))
 	}
 	status := "accepted"
-	if d.Status == recorder.StatusUnrouted {
+	switch d.Status {
+	case recorder.StatusUnrouted:
 		status = "unrouted"
+	case recorder.StatusIgnored:
+		status = "ignored"
 	}
 	h.metrics.delivery(name, status)
 	// ids are URL-safe base64 characters, so the id needs no JSON escaping.
@@ -291,12 +325,16 @@ func (h *Handler) reroute(ctx context.Context, p types.Provider, ev verify.Event
 }
 
 // routeTo points d at an installation (or none: unrouted) and gives it the job that goes with it.
-func routeTo(d *recorder.Delivery, installationID string, lifecycle bool) {
-	d.InstallationID, d.Status, d.Job = installationID, recorder.StatusReceived, nil
+func routeTo(d *recorder.Delivery, installationID string, ev verify.Event) {
+	d.InstallationID, d.Status, d.Job, d.LastError = installationID, recorder.StatusReceived, nil, ""
 	switch {
+	case ev.Unconfirmed != "":
+		// Authentic, but the body is not the lifecycle event the unsigned header says: keep it for the
+		// record, act on nothing.
+		d.Status, d.LastError = recorder.StatusIgnored, ev.Unconfirmed
 	case installationID == "":
 		d.Status = recorder.StatusUnrouted
-	case lifecycle:
+	case ev.Lifecycle:
 		d.Job = jobs.WebhookLifecycle{DeliveryID: d.ID}
 	default:
 		d.Job = jobs.WebhookProcess{DeliveryID: d.ID}
@@ -355,47 +393,30 @@ func (h *Handler) reject(provider string, err error) error {
 	return platform.Errorf(status, code, "%s", err.Error())
 }
 
+// unread answers a body that was not read: too large, too slow, over the in-flight budget or cut off.
+// The connection is closed after the answer: what is left of the body is not worth reading (net/http
+// would otherwise try to drain it first, waiting on a slow sender).
+func (h *Handler) unread(c echo.Context, provider string, err error) error {
+	c.Response().Header().Set(echo.HeaderConnection, "close")
+	switch {
+	case errors.Is(err, errTooLarge):
+		h.metrics.delivery(provider, "too_large")
+		return platform.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "body exceeds %d bytes", h.maxBody)
+	case errors.Is(err, errTimeout):
+		h.metrics.delivery(provider, "timeout")
+		return platform.Errorf(http.StatusRequestTimeout, "body_timeout", "the body did not arrive within %s", h.readLimit)
+	case errors.Is(err, errBusy):
+		h.metrics.delivery(provider, "busy")
+		// By then every body now in flight has arrived or timed out.
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(h.readLimit.Seconds()))))
+		return platform.Errorf(http.StatusServiceUnavailable, "busy", "too many webhook bodies in flight; retry later")
+	}
+	h.metrics.delivery(provider, "invalid")
+	return platform.Errorf(http.StatusBadRequest, "unreadable_body", "could not read the request body")
+}
+
 func (h *Handler) unavailable(provider string, err error) error {
 	h.metrics.delivery(provider, "unavailable")
 	h.log.Error("webhook not recorded", zap.String("provider", provider), zap.Error(err))
 	return platform.Errorf(http.StatusServiceUnavailable, "unavailable", "the delivery could not be recorded; retry later")
-}
-
-// bodies recycles request buffers of typical size; the payload is the largest allocation per delivery.
-var bodies = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledBody keeps rare huge buffers out of the pool.
-const maxPooledBody = 64 << 10
-
-// readBody reads at most max bytes. A declared length over the cap is refused before reading; a chunked
-// body is cut off by http.MaxBytesReader as soon as it passes the cap, so memory stays bounded either way.
-// release returns the buffer for reuse; call it once nothing refers to the body.
-func readBody(w http.ResponseWriter, r *http.Request, max int64) (body []byte, release func(), err error) {
-	release = func() {}
-	if r.ContentLength > max {
-		return nil, release, errTooLarge
-	}
-	limited := http.MaxBytesReader(w, r.Body, max)
-	if n := r.ContentLength; n >= 0 && n <= maxPooledBody {
-		buf := bodies.Get().(*[]byte)
-		if int64(cap(*buf)) < n {
-			*buf = make([]byte, n)
-		}
-		body = (*buf)[:n]
-		release = func() { bodies.Put(buf) }
-		_, err = io.ReadFull(limited, body)
-	} else if n >= 0 {
-		body = make([]byte, n)
-		_, err = io.ReadFull(limited, body)
-	} else {
-		body, err = io.ReadAll(limited)
-	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, release, errTooLarge
-	}
-	if err != nil {
-		return nil, release, err
-	}
-	return body, release, nil
 }

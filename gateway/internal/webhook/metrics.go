@@ -19,12 +19,12 @@ type Metrics struct {
 	batchDuration *prometheus.HistogramVec
 }
 
-// NewMetrics registers the ingest metrics on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics registers the ingest metrics on reg, with the in-flight body bytes read from inflight.
+func NewMetrics(reg prometheus.Registerer, inflight *budget) *Metrics {
 	m := &Metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_webhook_deliveries_total",
-			Help: "Webhook deliveries by provider and outcome (accepted, duplicate, unrouted, unauthorized, invalid, too_large, unavailable).",
+			Help: "Webhook deliveries by provider and outcome (accepted, duplicate, unrouted, ignored, unauthorized, invalid, too_large, timeout, busy, unavailable).",
 		}, []string{"provider", "outcome"}),
 		verifyFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_webhook_verification_failures_total",
@@ -53,7 +53,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.0005, .001, .002, .004, .008, .016, .032, .064, .128, .5, 2},
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.deliveries, m.verifyFailed, m.cacheLookups, m.cacheErrors, m.unknownInst, m.batchSize, m.batchDuration)
+	inflightBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gateway_webhook_inflight_body_bytes",
+		Help: "Buffer bytes held by webhook bodies being read or recorded (bounded by WEBHOOK_MAX_INFLIGHT_BYTES).",
+	}, func() float64 { return float64(inflight.used.Load()) })
+	reg.MustRegister(m.deliveries, m.verifyFailed, m.cacheLookups, m.cacheErrors, m.unknownInst, m.batchSize, m.batchDuration, inflightBytes)
 	return m
 }
 

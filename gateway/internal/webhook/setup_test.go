@@ -43,6 +43,7 @@ type bundle struct {
 	routes  *routing.Cache
 	keyring *secrets.Keyring
 	inst    map[types.Provider]string // provider → installation row id
+	reg     *prometheus.Registry      // the handler's metrics
 }
 
 type options struct {
@@ -52,6 +53,8 @@ type options struct {
 	prefix   string
 	now      func() time.Time
 	localTTL time.Duration // in-process route cache; default off
+	// serverReadTimeout overrides the server's ReadTimeout (the gateway's limits by default).
+	serverReadTimeout time.Duration
 }
 
 func testConfig() config.Config {
@@ -91,15 +94,23 @@ func setup(t *testing.T, o options) *bundle {
 	}
 	riverClient, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
+	b.reg = prometheus.NewRegistry()
 	h := webhook.Start(cfg, webhook.Deps{
 		Pool: pool, Routes: b.routes, Jobs: riverClient, Keyring: kr, Commit: recorder.Config{Writers: 2},
-		Registry: prometheus.NewRegistry(), Log: zap.NewNop(), Now: o.now,
+		Registry: b.reg, Log: zap.NewNop(), Now: o.now,
 		LocalRouteTTL: cmpOr(o.localTTL, -1), // default: every delivery goes through Redis and Postgres
 	})
 	t.Cleanup(func() { _ = h.Stop(context.Background()) })
 	e := platform.NewEcho(zap.NewNop(), nil)
 	h.Mount(e)
-	srv := httptest.NewServer(e)
+	// The server the gateway runs, with its limits, so timeouts behave as in production.
+	srv := httptest.NewUnstartedServer(e)
+	limits := webhook.ServerLimits(cfg)
+	if o.serverReadTimeout != 0 {
+		limits.ReadTimeout = o.serverReadTimeout
+	}
+	srv.Config = platform.NewServer(e, limits)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	b.url = srv.URL
 	return b

@@ -31,6 +31,8 @@ import (
 const (
 	StatusReceived = "received"
 	StatusUnrouted = "unrouted"
+	// StatusIgnored: authentic, but nothing may act on it (LastError says why); it gets no job.
+	StatusIgnored = "ignored"
 )
 
 // ErrStopped is returned by Record after Stop.
@@ -44,10 +46,11 @@ type Delivery struct {
 	EventType      string
 	InstallationID string // empty when unrouted
 	ResourceID     string // empty when the event names none
-	Status         string // StatusReceived or StatusUnrouted
+	Status         string // StatusReceived, StatusUnrouted or StatusIgnored
+	LastError      string // why, for StatusIgnored; empty otherwise
 	Payload        []byte
 	Headers        types.Headers
-	// Job is inserted with the row when the row is new; nil for no job (unrouted deliveries).
+	// Job is inserted with the row when the row is new; nil for no job (unrouted and ignored deliveries).
 	Job river.JobArgs
 }
 
@@ -205,6 +208,7 @@ func newScratch(n int) *scratch {
 			Ids: make([]string, 0, n), Providers: make([]string, 0, n), DeliveryIds: make([]string, 0, n),
 			EventTypes: make([]string, 0, n), InstallationIds: make([]string, 0, n), ResourceIds: make([]string, 0, n),
 			Statuses: make([]string, 0, n), Payloads: make([][]byte, 0, n), Headers: make([]string, 0, n),
+			LastErrors: make([]string, 0, n),
 		},
 		first: make(map[string]int, n), inserted: make(map[string]struct{}, n),
 	}
@@ -216,6 +220,7 @@ func (s *scratch) reset(n int) {
 	clear(p.Payloads) // let the request buffers go
 	p.Ids, p.Providers, p.DeliveryIds, p.EventTypes = p.Ids[:0], p.Providers[:0], p.DeliveryIds[:0], p.EventTypes[:0]
 	p.InstallationIds, p.ResourceIds, p.Statuses, p.Payloads, p.Headers = p.InstallationIds[:0], p.ResourceIds[:0], p.Statuses[:0], p.Payloads[:0], p.Headers[:0]
+	p.LastErrors = p.LastErrors[:0]
 	s.outcomes = slices.Grow(s.outcomes[:0], n)[:n]
 	clear(s.outcomes)
 	s.order = slices.Grow(s.order[:0], n)[:n]
@@ -312,6 +317,7 @@ func (r *Recorder) commit(batch []*pending, s *scratch) ([]Outcome, error) {
 		params.Statuses = append(params.Statuses, d.Status)
 		params.Payloads = append(params.Payloads, d.Payload)
 		params.Headers = append(params.Headers, string(headers))
+		params.LastErrors = append(params.LastErrors, d.LastError)
 	}
 
 	err := db.WithTx(ctx, r.pool, func(tx pgx.Tx) error {

@@ -14,8 +14,27 @@ type GitHub struct {
 	Secrets [][]byte
 }
 
-// githubLifecycle are the events the gateway applies itself.
-var githubLifecycle = map[string]bool{"installation": true, "installation_repositories": true, "repository": true}
+// githubLifecycle are the events the gateway applies itself, each with the shape its body must have
+// (the fields GitHub's webhook schema gives the event). installation and installation_repositories
+// bodies carry the installation's account, which no content event does; a repository body has nothing
+// but the repository and the common fields, so an issue, release, label... body is not one.
+var githubLifecycle = map[string]shape{
+	"installation": {
+		objects: []string{"installation.account"},
+		only: []fields{{"", []string{"action", "enterprise", "installation", "organization", "repositories", "repository",
+			"requester", "sender"}}},
+	},
+	"installation_repositories": {
+		objects: []string{"installation.account"},
+		arrays:  []string{"repositories_added", "repositories_removed"},
+		only: []fields{{"", []string{"action", "enterprise", "installation", "organization", "repositories_added",
+			"repositories_removed", "repository", "repository_selection", "requester", "sender"}}},
+	},
+	"repository": {
+		objects: []string{"repository"},
+		only:    []fields{{"", []string{"action", "changes", "enterprise", "installation", "organization", "repository", "sender"}}},
+	},
+}
 
 // Verify implements Provider.
 func (g GitHub) Verify(_ context.Context, r Request) error {
@@ -53,13 +72,19 @@ func (GitHub) Parse(r Request) (Event, error) {
 	if err := firstErr(err1, err2, err3); err != nil {
 		return Event{}, err
 	}
-	return finish(Event{
+	ev := Event{
 		DeliveryID:             delivery,
 		EventType:              withAction(event, action),
 		InstallationExternalID: installation,
 		ResourceID:             repository,
-		Lifecycle:              githubLifecycle[event],
 		Headers: keepHeaders(r.Header, "X-GitHub-Event", "X-GitHub-Delivery", "X-GitHub-Hook-ID",
 			"X-GitHub-Hook-Installation-Target-ID", "X-GitHub-Hook-Installation-Target-Type", "User-Agent", "Content-Type"),
-	})
+	}
+	if s, ok := githubLifecycle[event]; ok {
+		ev.Lifecycle = true
+		if why := s.confirm(r.Body); why != "" {
+			ev.Unconfirmed = unconfirmed("X-GitHub-Event", event, why)
+		}
+	}
+	return finish(ev)
 }

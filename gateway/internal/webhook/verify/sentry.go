@@ -76,12 +76,27 @@ func (Sentry) Parse(r Request) (Event, error) {
 			break
 		}
 	}
-	return finish(Event{
+	ev := Event{
 		DeliveryID:             delivery,
 		EventType:              withAction(resource, action),
 		InstallationExternalID: installation,
 		ResourceID:             project,
 		Lifecycle:              resource == "installation",
 		Headers:                keepHeaders(r.Header, "Request-ID", "Sentry-Hook-Resource", "Sentry-Hook-Timestamp", "User-Agent", "Content-Type"),
-	})
+	}
+	if ev.Lifecycle {
+		if why := sentryInstallation.confirm(r.Body); why != "" {
+			ev.Unconfirmed = unconfirmed("Sentry-Hook-Resource", resource, why)
+		}
+	}
+	return finish(ev)
+}
+
+// sentryInstallation is the shape of an installation webhook: the installation itself under data, with
+// the uuid the envelope names, and nothing else there (issue, error, event_alert... bodies carry their own
+// object under data).
+var sentryInstallation = shape{
+	objects: []string{"data.installation"},
+	only:    []fields{{"", []string{"action", "actor", "data", "installation"}}, {"data", []string{"installation"}}},
+	same:    [][2]string{{"installation.uuid", "data.installation.uuid"}},
 }

@@ -64,6 +64,10 @@ type Event struct {
 	// Lifecycle marks installation and repository lifecycle events, which the gateway applies itself
 	// (webhook.lifecycle) instead of handing them to the console.
 	Lifecycle bool
+	// Unconfirmed, when not empty, says why the signed body does not confirm the lifecycle event its
+	// unsigned header names. The delivery is authentic but must not act: it is recorded ignored with
+	// this reason, and no lifecycle job runs.
+	Unconfirmed string
 	// Headers are the provider headers worth keeping with the delivery (never a signature).
 	Headers types.Headers
 }
@@ -180,7 +184,8 @@ func IsLifecycle(p types.Provider, eventType string) bool {
 	event, _, _ := strings.Cut(eventType, ".")
 	switch p {
 	case types.GitHub:
-		return githubLifecycle[event]
+		_, ok := githubLifecycle[event]
+		return ok
 	case types.Vercel:
 		return vercelLifecycle[eventType]
 	case types.Sentry:
