@@ -97,7 +97,7 @@ func (f *fakeAPI) ListSources(ctx context.Context, req *connect.Request[consolev
 		{Id: "int_gh", WorkspaceId: req.Msg.GetWorkspaceId(), InstallationId: "inst_gh", Provider: consolev1.Provider_PROVIDER_GITHUB,
 			ProviderResourceId: "101", ResourceName: "octo/one", IsActive: true, DocumentCount: 4,
 			SyncConfig: &consolev1.SyncConfig{Events: []string{"push", "release"}, Branches: []string{"main", "release/*"}, Paths: []string{"docs/**"}, AutoSync: false},
-			Backfill: &consolev1.BackfillState{Status: consolev1.BackfillStatus_BACKFILL_STATUS_RUNNING, Processed: 3, Total: &total}},
+			Backfill:   &consolev1.BackfillState{Status: consolev1.BackfillStatus_BACKFILL_STATUS_RUNNING, Processed: 3, Total: &total}},
 		{Id: "int_vc", WorkspaceId: req.Msg.GetWorkspaceId(), InstallationId: "inst_vc_gone", Provider: consolev1.Provider_PROVIDER_VERCEL,
 			ProviderResourceId: "prj_1", ResourceName: "site " + markup, IsActive: false},
 		// A project of the same name in another team: both rows say which is which.

@@ -144,4 +144,3 @@ func section(t *testing.T, s, start, end string) string {
 	require.GreaterOrEqual(t, j, 0, "no %q after %q", end, start)
 	return s[i : i+j+len(end)]
 }
-
