@@ -27,6 +27,8 @@ type stack struct {
 	SimURL, GatewayURL, ConsoleURL string
 	// DevSecret signs development session tokens the console accepts.
 	DevSecret string
+	// DatabaseURL is the stack's database, for tests that compare what the pages show with what is stored.
+	DatabaseURL string
 }
 
 // readDevEnv reads scripts/dev.env, the settings `make run` uses, so the suite runs the configuration a
@@ -89,6 +91,7 @@ func startStack(t *testing.T) *stack {
 		env[k] = v
 	}
 
+	s.DatabaseURL = env["DATABASE_URL"]
 	sim := testproc.Start(t, simBin, env)
 	sim.WaitReady(t, s.SimURL+"/_sim/healthz", 30*time.Second)
 	gateway := testproc.Start(t, gatewayBin, env, "serve")
