@@ -81,6 +81,14 @@ func TestSourcesPageControls(t *testing.T) {
 		}
 	})
 
+	t.Run("validate the GitHub installation", func(t *testing.T) {
+		b := b.on(t)
+		before := githubValidatedAt(t, ctx, api)
+		b.do("validate", 30*time.Second, chromedp.Click(chromedp.CSS(github+` button[data-action="validate"]`)))
+		b.waitFor("validated notice", noticeIs("GitHub installation checked."), 30*time.Second, false, nil)
+		require.True(t, githubValidatedAt(t, ctx, api).After(before), "ValidateInstallations re-read the installation")
+	})
+
 	t.Run("edit sync settings", func(t *testing.T) {
 		b := b.on(t)
 		settings := fmt.Sprintf(`form[data-action="sync-settings"][data-integration-id=%q]`, ghID)
@@ -157,6 +165,8 @@ func TestSourcesPageControls(t *testing.T) {
 		state := b.attr("job state", fmt.Sprintf(`tr.job[data-job-id=%q]`, jobID), "data-job-state")
 		b.waitFor("job completed", `document.querySelector(`+js(fmt.Sprintf(`tr.job[data-job-id=%q]`, jobID))+`).dataset.jobState === "completed"`, 30*time.Second, true,
 			func() string { return "job state " + state })
+		b.do("open details", 30*time.Second, chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr.integration-details[data-integration-id=%q] summary`, ghID))))
+		t.Log(b.saveArtifacts("settings-and-jobs"))
 	})
 
 	t.Run("reconnect an error connection", func(t *testing.T) {
@@ -310,4 +320,20 @@ func clearSimFaults(t *testing.T, ctx context.Context, api *demoflow.Client) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Less(t, resp.StatusCode, 300)
+}
+
+// githubValidatedAt is the latest last_validated_at of the organisation's GitHub installations.
+func githubValidatedAt(t *testing.T, ctx context.Context, api *demoflow.Client) time.Time {
+	t.Helper()
+	conns, err := api.Connections.ListConnections(ctx, connect.NewRequest(&consolev1.ListConnectionsRequest{}))
+	require.NoError(t, err)
+	var latest time.Time
+	for _, c := range conns.Msg.GetConnections() {
+		for _, in := range c.GetGithub().GetInstallations() {
+			if at := in.GetLastValidatedAt(); at.IsValid() && at.AsTime().After(latest) {
+				latest = at.AsTime()
+			}
+		}
+	}
+	return latest
 }
