@@ -142,8 +142,8 @@ func (f *fakeAPI) ListJobs(ctx context.Context, req *connect.Request[consolev1.L
 	return connect.NewResponse(&consolev1.ListJobsResponse{Jobs: []*consolev1.Job{
 		{Id: 11, Kind: consolev1.JobKind_JOB_KIND_BACKFILL, State: consolev1.JobState_JOB_STATE_DISCARDED, Attempt: 10, MaxAttempts: 10,
 			LastError: "github answered 404 " + markup, IntegrationId: "int_gh", CreatedAt: timestamppb.New(t0)},
-		{Id: 12, Kind: consolev1.JobKind_JOB_KIND_WEBHOOK, State: consolev1.JobState_JOB_STATE_COMPLETED, Attempt: 1, MaxAttempts: 8,
-			CreatedAt: timestamppb.New(t0)},
+		{Id: 12, Kind: consolev1.JobKind_JOB_KIND_WEBHOOK, State: consolev1.JobState_JOB_STATE_COMPLETED, Attempt: 2, MaxAttempts: 8,
+			LastError: "first attempt timed out", CreatedAt: timestamppb.New(t0)},
 	}}), nil
 }
 

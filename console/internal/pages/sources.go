@@ -300,13 +300,17 @@ func (p *Pages) integrationView(ctx context.Context, c echo.Context, workspaceID
 	}
 	for _, j := range jobs.Msg.GetJobs() {
 		state := j.GetState()
+		lastErr := j.GetLastError()
+		if state == consolev1.JobState_JOB_STATE_COMPLETED {
+			lastErr = "" // an earlier attempt's error, no longer the job's state
+		}
 		iv.Jobs = append(iv.Jobs, jobView{
 			ID:          j.GetId(),
 			Kind:        jobKinds[j.GetKind()],
 			State:       enumWord(state.String(), "JOB_STATE_"),
 			Attempt:     j.GetAttempt(),
 			Max:         j.GetMaxAttempts(),
-			LastError:   j.GetLastError(),
+			LastError:   lastErr,
 			CreatedAt:   j.GetCreatedAt().AsTime(),
 			Restartable: state == consolev1.JobState_JOB_STATE_DISCARDED || state == consolev1.JobState_JOB_STATE_CANCELLED,
 		})

@@ -57,6 +57,7 @@ func TestSourcesPageControls(t *testing.T) {
 	require.NotContains(t, body, `data-job-id="12">Restart`)
 	require.Contains(t, body, "backfill.run #11")
 	require.Contains(t, body, "github answered 404 &lt;script&gt;")
+	require.NotContains(t, body, "first attempt timed out", "a completed job shows no error of an earlier attempt")
 
 	// The backfill option sits in its own fieldset after the resource list, not in it.
 	link := section(t, body, `<form class="link-form"`, `</form>`)
