@@ -30,6 +30,7 @@ func NewServices(api http.Handler) Services {
 		Vercel:       consolev1connect.NewVercelServiceClient(hc, localBase, opts...),
 		Linear:       consolev1connect.NewLinearServiceClient(hc, localBase, opts...),
 		Sentry:       consolev1connect.NewSentryServiceClient(hc, localBase, opts...),
+		Jobs:         consolev1connect.NewJobServiceClient(hc, localBase, opts...),
 	}
 }
 

@@ -40,11 +40,12 @@ type Services struct {
 	Vercel       consolev1connect.VercelServiceClient
 	Linear       consolev1connect.LinearServiceClient
 	Sentry       consolev1connect.SentryServiceClient
+	Jobs         consolev1connect.JobServiceClient
 }
 
 func (s Services) validate() error {
 	if s.Workspaces == nil || s.Connections == nil || s.Integrations == nil || s.Observations == nil ||
-		s.GitHub == nil || s.Vercel == nil || s.Linear == nil || s.Sentry == nil {
+		s.GitHub == nil || s.Vercel == nil || s.Linear == nil || s.Sentry == nil || s.Jobs == nil {
 		return errors.New("pages: every service is required")
 	}
 	return nil
@@ -144,6 +145,8 @@ type page struct {
 	Title  string
 	Origin string
 	User   *auth.Principal
+	// Notice is a confirmation shown in the status line, one of the fixed notices (never request text).
+	Notice string
 	Data   any
 }
 

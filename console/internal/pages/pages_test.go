@@ -44,8 +44,11 @@ type fakeAPI struct {
 	consolev1connect.UnimplementedVercelServiceHandler
 	consolev1connect.UnimplementedLinearServiceHandler
 	consolev1connect.UnimplementedSentryServiceHandler
+	consolev1connect.UnimplementedJobServiceHandler
 
 	tokens []string
+	// obsRequests are the workspace-wide ListObservations requests (the page's observations list).
+	obsRequests []*consolev1.ListObservationsRequest
 }
 
 var (
@@ -83,7 +86,7 @@ func (f *fakeAPI) ListConnections(ctx context.Context, _ *connect.Request[consol
 			Status: consolev1.ConnectionStatus_CONNECTION_STATUS_ACTIVE, CreatedAt: timestamppb.New(t0)},
 		{InstallationId: "inst_se", Provider: consolev1.Provider_PROVIDER_SENTRY, ExternalId: "uuid-1", AccountLogin: "acme",
 			Status: consolev1.ConnectionStatus_CONNECTION_STATUS_ACTIVE, CreatedAt: timestamppb.New(t0)},
-		{InstallationId: "inst_ln", Provider: consolev1.Provider_PROVIDER_LINEAR, ExternalId: "org-1", AccountLogin: "lin",
+		{InstallationId: "inst_li", Provider: consolev1.Provider_PROVIDER_LINEAR, ExternalId: "org-1", AccountLogin: "lin",
 			Status: consolev1.ConnectionStatus_CONNECTION_STATUS_ERROR, StatusReason: "reauth_required", CreatedAt: timestamppb.New(t0)},
 	}}), nil
 }
@@ -112,9 +115,19 @@ func (f *fakeAPI) ListSources(ctx context.Context, req *connect.Request[consolev
 	return connect.NewResponse(&consolev1.ListSourcesResponse{Integrations: []*consolev1.Integration{
 		{Id: "int_gh", WorkspaceId: req.Msg.GetWorkspaceId(), InstallationId: "inst_gh", Provider: consolev1.Provider_PROVIDER_GITHUB,
 			ProviderResourceId: "101", ResourceName: "octo/one", IsActive: true, DocumentCount: 4,
-			Backfill: &consolev1.BackfillState{Status: consolev1.BackfillStatus_BACKFILL_STATUS_RUNNING, Processed: 3, Total: &total}},
+			SyncConfig: &consolev1.SyncConfig{Events: []string{"push", "release"}, Branches: []string{"main", "release/*"}, Paths: []string{"docs/**"}, AutoSync: false},
+			Backfill:   &consolev1.BackfillState{Status: consolev1.BackfillStatus_BACKFILL_STATUS_RUNNING, Processed: 3, Total: &total}},
 		{Id: "int_vc", WorkspaceId: req.Msg.GetWorkspaceId(), InstallationId: "inst_vc_gone", Provider: consolev1.Provider_PROVIDER_VERCEL,
 			ProviderResourceId: "prj_1", ResourceName: "site " + markup, IsActive: false},
+		// A project of the same name in another team: both rows say which is which.
+		{Id: "int_vc2", WorkspaceId: req.Msg.GetWorkspaceId(), InstallationId: "inst_vc_b", Provider: consolev1.Provider_PROVIDER_VERCEL,
+			ProviderResourceId: "prj_2", ResourceName: "site " + markup, IsActive: true,
+			ResourceMeta: &consolev1.ResourceMeta{Resource: &consolev1.ResourceMeta_Vercel{Vercel: &consolev1.VercelProjectMeta{
+				ProjectId: "prj_2", ProjectName: "site " + markup, TeamSlug: "team-b"}}}},
+		{Id: "int_li", WorkspaceId: req.Msg.GetWorkspaceId(), InstallationId: "inst_li", Provider: consolev1.Provider_PROVIDER_LINEAR,
+			ProviderResourceId: "team_1", ResourceName: "Engineering", IsActive: true,
+			ResourceMeta: &consolev1.ResourceMeta{Resource: &consolev1.ResourceMeta_Linear{Linear: &consolev1.LinearTeamMeta{
+				TeamId: "team_1", TeamKey: "ENG", TeamName: "Engineering"}}}},
 	}, Unreadable: []*consolev1.UnreadableIntegration{
 		{Id: "int_bad", WorkspaceId: req.Msg.GetWorkspaceId(), InstallationId: "inst_gh", Provider: consolev1.Provider_PROVIDER_GITHUB,
 			ProviderResourceId: "103", ResourceName: "octo/three", Reason: "resource_meta: cannot read repoId " + markup},
@@ -131,11 +144,28 @@ func (f *fakeAPI) ListObservations(ctx context.Context, req *connect.Request[con
 	if req.Msg.GetIntegrationId() != "" {
 		return connect.NewResponse(&consolev1.ListObservationsResponse{}), nil
 	}
+	f.obsRequests = append(f.obsRequests, req.Msg)
+	if req.Msg.GetCursor() == "bad" {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("invalid cursor"))
+	}
 	return connect.NewResponse(&consolev1.ListObservationsResponse{Observations: []*consolev1.Observation{
 		{Id: "obs_1", Provider: consolev1.Provider_PROVIDER_GITHUB, SourceType: "push", Title: "Pushed " + markup,
 			Url: "javascript:alert(1)", OccurredAt: timestamppb.New(t0.Add(time.Hour))},
 		{Id: "obs_2", Provider: consolev1.Provider_PROVIDER_SENTRY, SourceType: "sentry.issue.created", Title: "TypeError",
 			Url: "https://sentry.example/issues/1", OccurredAt: timestamppb.New(t0)},
+	}, NextCursor: "c/2+="}), nil
+}
+
+func (f *fakeAPI) ListJobs(ctx context.Context, req *connect.Request[consolev1.ListJobsRequest]) (*connect.Response[consolev1.ListJobsResponse], error) {
+	f.seen(ctx)
+	if req.Msg.GetIntegrationId() != "int_gh" {
+		return connect.NewResponse(&consolev1.ListJobsResponse{}), nil
+	}
+	return connect.NewResponse(&consolev1.ListJobsResponse{Jobs: []*consolev1.Job{
+		{Id: 11, Kind: consolev1.JobKind_JOB_KIND_BACKFILL, State: consolev1.JobState_JOB_STATE_DISCARDED, Attempt: 10, MaxAttempts: 10,
+			LastError: "github answered 404 " + markup, IntegrationId: "int_gh", CreatedAt: timestamppb.New(t0)},
+		{Id: 12, Kind: consolev1.JobKind_JOB_KIND_WEBHOOK, State: consolev1.JobState_JOB_STATE_COMPLETED, Attempt: 2, MaxAttempts: 8,
+			LastError: "first attempt timed out", CreatedAt: timestamppb.New(t0)},
 	}}), nil
 }
 
@@ -156,7 +186,7 @@ func (f *fakeAPI) ListSentryProjects(ctx context.Context, _ *connect.Request[con
 }
 
 func (f *fakeAPI) services() Services {
-	return Services{Workspaces: f, Connections: f, Integrations: f, Observations: f, GitHub: f, Vercel: f, Linear: f, Sentry: f}
+	return Services{Workspaces: f, Connections: f, Integrations: f, Observations: f, GitHub: f, Vercel: f, Linear: f, Sentry: f, Jobs: f}
 }
 
 type bundle struct {
@@ -432,9 +462,9 @@ func TestSourcesPage(t *testing.T) {
 	require.Contains(t, body, `href="#ZgotmplZ"`)
 	require.Contains(t, body, `href="https://sentry.example/issues/1"`)
 	// A connection in error offers Reconnect (a new connect flow) and no link form.
-	require.Contains(t, body, `data-installation-id="inst_ln" data-external-id="org-1" data-status="error"`)
+	require.Contains(t, body, `data-installation-id="inst_li" data-external-id="org-1" data-status="error"`)
 	require.Contains(t, body, `reauth_required`)
-	require.Contains(t, body, `data-action="connect" data-provider="linear" data-provider-enum="PROVIDER_LINEAR" data-reconnect="inst_ln">Reconnect</button>`)
+	require.Contains(t, body, `data-action="connect" data-reconnect="inst_li" data-provider="linear" data-provider-enum="PROVIDER_LINEAR">Reconnect</button>`)
 	require.NotContains(t, body, `data-method="BulkLinkLinearTeams"`)
 	// Providers without a connection say so.
 	require.Equal(t, 1, strings.Count(body, "Not connected."))

@@ -488,11 +488,20 @@ func githubRelease(payload []byte) ([]Observation, error) {
 	return []Observation{{
 		SourceType: "release.published",
 		SourceID:   GitHubReleaseSourceID(repo.ID, r.ID, TransitionPublished),
-		Title:      fmt.Sprintf("Release %s published in %s", name, repo.FullName),
+		Title:      releaseTitle(name, repo.FullName),
 		Body:       body,
 		Actor:      actor,
 		URL:        or(r.HTMLURL, repo.HTMLURL),
 		OccurredAt: firstTime(parseTime(r.PublishedAt), parseTime(r.CreatedAt)),
 		Metadata:   meta,
 	}}, nil
+}
+
+// releaseTitle names a published release. Release names often start with the word already ("Release
+// v1.2.0"); the title says it once.
+func releaseTitle(name, repo string) string {
+	if first, _, _ := strings.Cut(name, " "); strings.EqualFold(first, "release") {
+		return fmt.Sprintf("%s published in %s", name, repo)
+	}
+	return fmt.Sprintf("Release %s published in %s", name, repo)
 }

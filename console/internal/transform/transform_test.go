@@ -254,6 +254,18 @@ func TestGitHubExpectations(t *testing.T) {
 			actor: codertocat(), occurredAt: ts("2019-05-15T15:20:53Z"),
 			meta: map[string]any{"tag": "0.0.1"},
 		},
+		{
+			// A release named with the word already ("Release v1.2.0") is titled with it once.
+			name: "release named Release", provider: types.GitHub, event: "release",
+			payload: editJSON(t, fx("release/published.payload.json"), func(m map[string]any) {
+				m["release"].(map[string]any)["name"] = "Release v1.2.0"
+			}),
+			sourceType: "release.published", sourceID: "github:release:186853002:17372790:published",
+			title: "Release v1.2.0 published in Codertocat/Hello-World",
+			url:   "https://github.com/Codertocat/Hello-World/releases/tag/0.0.1",
+			actor: codertocat(), occurredAt: ts("2019-05-15T15:20:53Z"),
+			meta: map[string]any{"tag": "0.0.1"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -137,7 +137,7 @@
       if (data.type === 'connection_complete') {
         const account = typeof data.accountLogin === 'string' && data.accountLogin ? ': ' + data.accountLogin : '';
         showStatus(label + ' connected' + account + '.', 'ok');
-        window.location.reload();
+        reloadWith('connected');
       } else if (data.type === 'connection_error') {
         showStatus(label + ' was not connected: ' + String(data.message || data.error || 'unknown error'), 'error');
       }
@@ -168,7 +168,7 @@
         button.disabled = true;
         try {
           await call('ConnectionService', 'Disconnect', {installationId: button.dataset.installationId});
-          window.location.reload();
+          reloadWith('disconnected');
         } catch (err) {
           showStatus('Could not disconnect: ' + err.message, 'error');
           button.disabled = false;
@@ -192,7 +192,7 @@
         button.disabled = true;
         try {
           await call('IntegrationService', form.dataset.method, request);
-          window.location.reload();
+          reloadWith('linked');
         } catch (err) {
           showStatus('Could not link: ' + err.message, 'error');
           button.disabled = false;
@@ -215,9 +215,106 @@
       });
     });
 
+    root.querySelectorAll('[data-action="cancel-backfill"]').forEach(function (button) {
+      button.addEventListener('click', async function () {
+        button.disabled = true;
+        const row = button.closest('tr');
+        try {
+          const res = await call('BackfillService', 'CancelBackfill', {integrationId: button.dataset.integrationId});
+          updateBackfill(row, res.backfill);
+          showStatus('Backfill of ' + row.dataset.resourceName + ' cancelled.', 'ok');
+        } catch (err) {
+          showStatus('Could not cancel the backfill: ' + err.message, 'error');
+        }
+        button.disabled = false;
+      });
+    });
+
+    root.querySelectorAll('[data-action="unlink"]').forEach(function (button) {
+      button.addEventListener('click', async function () {
+        if (!window.confirm('Unlink ' + button.dataset.label + '? It stops syncing; its observations stay.')) return;
+        button.disabled = true;
+        try {
+          await call('IntegrationService', 'UnlinkIntegration', {integrationId: button.dataset.integrationId});
+          reloadWith('unlinked');
+        } catch (err) {
+          showStatus('Could not unlink: ' + err.message, 'error');
+          button.disabled = false;
+        }
+      });
+    });
+
+    root.querySelectorAll('form[data-action="sync-settings"]').forEach(function (form) {
+      form.addEventListener('submit', async function (event) {
+        event.preventDefault();
+        const events = Array.from(form.querySelectorAll('input[name="event"]:checked'))
+          .map(function (input) { return input.value; });
+        // UpdateSyncConfig replaces each list it is given whole; StringList tells "none" from "unchanged".
+        const request = {integrationId: form.dataset.integrationId, events: {values: events}, autoSync: form.elements.autoSync.checked};
+        if (form.elements.branches) request.branches = {values: lines(form.elements.branches.value)};
+        if (form.elements.paths) request.paths = {values: lines(form.elements.paths.value)};
+        const button = form.querySelector('button[type="submit"]');
+        button.disabled = true;
+        try {
+          await call('IntegrationService', 'UpdateSyncConfig', request);
+          reloadWith('saved');
+        } catch (err) {
+          showStatus('Could not save the settings: ' + err.message, 'error');
+          button.disabled = false;
+        }
+      });
+    });
+
+    root.querySelectorAll('[data-action="restart-job"]').forEach(function (button) {
+      button.addEventListener('click', async function () {
+        button.disabled = true;
+        try {
+          await call('JobService', 'RestartJob', {jobId: button.dataset.jobId});
+          reloadWith('restarted');
+        } catch (err) {
+          showStatus('Could not restart the job: ' + err.message, 'error');
+          button.disabled = false;
+        }
+      });
+    });
+
+    root.querySelectorAll('[data-action="validate"]').forEach(function (button) {
+      button.addEventListener('click', async function () {
+        button.disabled = true;
+        try {
+          await call('GitHubService', 'ValidateInstallations', {installationId: button.dataset.installationId});
+          reloadWith('validated');
+        } catch (err) {
+          showStatus('Could not validate the installation: ' + err.message, 'error');
+          button.disabled = false;
+        }
+      });
+    });
+
     root.querySelectorAll('tr.integration').forEach(function (row) {
       if (!terminal[row.dataset.backfillStatus]) watchBackfill(row);
     });
+
+    // A notice rendered from ?notice= is shown once: take it out of the address, so a later reload or a
+    // bookmark does not repeat it.
+    const url = new URL(window.location.href);
+    if (url.searchParams.has('notice')) {
+      url.searchParams.delete('notice');
+      window.history.replaceState(null, '', url.toString());
+    }
+  }
+
+  // reloadWith reloads the sources page with a notice the server renders after the reload (one of a fixed
+  // set of words; the server never echoes text from the address).
+  function reloadWith(notice) {
+    const url = new URL(window.location.href);
+    url.searchParams.set('notice', notice);
+    window.location.assign(url.toString());
+  }
+
+  // lines splits a textarea into its non-empty trimmed lines.
+  function lines(text) {
+    return String(text || '').split('\n').map(function (l) { return l.trim(); }).filter(function (l) { return l !== ''; });
   }
 
   // updateBackfill shows a BackfillState (Connect JSON) in an integration row.
@@ -242,6 +339,8 @@
     }
     const button = row.querySelector('[data-action="backfill"]');
     if (button) button.disabled = !terminal[status];
+    const cancel = row.querySelector('[data-action="cancel-backfill"]');
+    if (cancel) cancel.hidden = !!terminal[status];
   }
 
   // watchBackfill polls a row's backfill until it ends.
