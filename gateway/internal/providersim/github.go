@@ -866,12 +866,8 @@ func (s *Simulator) ghAuth(w http.ResponseWriter, r *http.Request) (ghCaller, bo
 func (s *Simulator) ghUserInstallations(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	caller, ok := s.ghAuth(w, r)
+	caller, ok := s.ghUserAuth(w, r, "You must authenticate with an access token authorized to a GitHub App in order to list installations")
 	if !ok {
-		return
-	}
-	if caller.user == "" {
-		ghError(w, http.StatusForbidden, "You must authenticate with an access token authorized to a GitHub App in order to list installations")
 		return
 	}
 	var mine []*GitHubInstallation

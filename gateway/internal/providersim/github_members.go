@@ -63,16 +63,26 @@ func (s *Simulator) ghMembership(org, user string) (GitHubMembership, bool) {
 	return m, ok
 }
 
+// ghUserAuth authenticates a user-to-server token; an installation token gets GitHub's 403 with forbidden
+// as its message. Callers hold s.mu.
+func (s *Simulator) ghUserAuth(w http.ResponseWriter, r *http.Request, forbidden string) (ghCaller, bool) {
+	caller, ok := s.ghAuth(w, r)
+	if !ok {
+		return ghCaller{}, false
+	}
+	if caller.user == "" {
+		ghError(w, http.StatusForbidden, forbidden)
+		return ghCaller{}, false
+	}
+	return caller, true
+}
+
 // ghAuthenticatedUser is GET /user for a user-to-server token.
 func (s *Simulator) ghAuthenticatedUser(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	caller, ok := s.ghAuth(w, r)
+	caller, ok := s.ghUserAuth(w, r, "Resource not accessible by integration")
 	if !ok {
-		return
-	}
-	if caller.user == "" {
-		ghError(w, http.StatusForbidden, "Resource not accessible by integration")
 		return
 	}
 	u := s.ghUser(caller.user)
@@ -87,12 +97,8 @@ func (s *Simulator) ghAuthenticatedUser(w http.ResponseWriter, r *http.Request) 
 func (s *Simulator) ghUserMembership(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	caller, ok := s.ghAuth(w, r)
+	caller, ok := s.ghUserAuth(w, r, "Resource not accessible by integration")
 	if !ok {
-		return
-	}
-	if caller.user == "" {
-		ghError(w, http.StatusForbidden, "Resource not accessible by integration")
 		return
 	}
 	org := r.PathValue("org")
