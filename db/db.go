@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -37,7 +39,9 @@ func ParsePooler(s string) (Pooler, error) {
 
 // PoolOptions tunes Open. Zero values take pgxpool's defaults.
 type PoolOptions struct {
-	Pooler   Pooler
+	Pooler Pooler
+	// MaxConns is the service's default pool size. The operator's pool_max_conns in the database URL wins
+	// over it, so N replicas behind a transaction pooler can be fitted to the pooler's limit.
 	MaxConns int32
 	MinConns int32
 	// AppName is reported to Postgres as application_name, so pg_stat_activity shows who is connected.
@@ -57,7 +61,7 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, err
 		cfg.ConnConfig.StatementCacheCapacity = 0
 		cfg.ConnConfig.DescriptionCacheCapacity = 0
 	}
-	if opts.MaxConns > 0 {
+	if opts.MaxConns > 0 && !setsPoolMaxConns(url) {
 		cfg.MaxConns = opts.MaxConns
 	}
 	if opts.MinConns > 0 {
@@ -102,4 +106,18 @@ func WithTx(ctx context.Context, b Beginner, fn func(tx pgx.Tx) error) error {
 		return fmt.Errorf("commit: %w", Interpret(err))
 	}
 	return nil
+}
+
+// setsPoolMaxConns reports whether a database URL (postgres://…?pool_max_conns=N) or keyword/value
+// string (… pool_max_conns=N) sets the pool size itself.
+func setsPoolMaxConns(dsn string) bool {
+	if u, err := neturl.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		return u.Query().Has("pool_max_conns")
+	}
+	for _, f := range strings.Fields(dsn) {
+		if strings.HasPrefix(f, "pool_max_conns=") {
+			return true
+		}
+	}
+	return false
 }

@@ -72,6 +72,8 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
+	// The default size yields to pool_max_conns in DATABASE_URL; say which one is in force.
+	log.Info("database pool", zap.Int32("max_conns", pool.Config().MaxConns))
 	if err := migrations.Check(ctx, pool); err != nil {
 		return err // main prints it: one line saying the schema is behind
 	}
