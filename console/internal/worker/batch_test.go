@@ -60,7 +60,7 @@ func TestConcurrentDeliveriesShareTransactionsAndStayExact(t *testing.T) {
 	for _, id := range deliveryIDs {
 		statuses[b.delivery(t, id).Status]++
 	}
-	require.Equal(t, map[string]int{worker.StatusDelivered: 301, worker.StatusDLQ: 1, worker.StatusIgnored: 1}, statuses)
+	require.Equal(t, map[string]int{types.DeliveryDelivered: 301, types.DeliveryDLQ: 1, types.DeliveryIgnored: 1}, statuses)
 	bad := b.delivery(t, deliveryIDs[301])
 	require.Contains(t, *bad.LastError, "invalid payload")
 
@@ -105,7 +105,7 @@ func TestCrashInABatchRollsBackEveryDeliveryOfIt(t *testing.T) {
 	retried := 0
 	for _, id := range deliveryIDs {
 		d := b.delivery(t, id)
-		require.Equal(t, worker.StatusDelivered, d.Status)
+		require.Equal(t, types.DeliveryDelivered, d.Status)
 		require.Nil(t, d.LastError)
 		if d.Attempts == 2 {
 			retried++
@@ -136,6 +136,6 @@ func TestPanicInABatchFailsItsJobsWithoutStrandingAnyone(t *testing.T) {
 	require.True(t, panicked.Load())
 	require.Equal(t, 40, b.countObservations(t))
 	for _, id := range deliveryIDs {
-		require.Equal(t, worker.StatusDelivered, b.delivery(t, id).Status)
+		require.Equal(t, types.DeliveryDelivered, b.delivery(t, id).Status)
 	}
 }

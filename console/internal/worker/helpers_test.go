@@ -159,7 +159,7 @@ func (b *bundle) ingest(t *testing.T, d delivery, opts *river.InsertOpts) (strin
 func (b *bundle) insertDelivery(ctx context.Context, q *dbq.Queries, id string, d delivery) (string, error) {
 	status := d.status
 	if status == "" {
-		status = worker.StatusReceived
+		status = types.DeliveryReceived
 	}
 	p := dbq.InsertDeliveryParams{
 		ID: id, Provider: d.provider, DeliveryID: ids.New(), EventType: d.event, Status: status, Payload: d.payload,

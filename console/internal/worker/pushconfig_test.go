@@ -8,7 +8,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lightfastai/connections/console/internal/worker"
 	"github.com/lightfastai/connections/db/types"
 )
 
@@ -50,7 +49,7 @@ func TestPushChangingConfigUpdatesSyncConfigAndQueuesSync(t *testing.T) {
 	id, job := b.ingest(t, delivery{provider: types.GitHub, event: "push", installation: tn.installation, resource: repoID,
 		payload: pushTouching(t, "refs/heads/master", []string{"lightfast.yml", "README.md"}, nil)}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
-	require.Equal(t, worker.StatusDelivered, b.delivery(t, id).Status)
+	require.Equal(t, types.DeliveryDelivered, b.delivery(t, id).Status)
 	got, err := b.q.GetIntegration(ctx, in.ID)
 	require.NoError(t, err)
 	require.Equal(t, types.ConfigStatusConfigured, got.SyncConfig.ConfigStatus)
@@ -99,7 +98,7 @@ func TestConfigPushIsHandledEvenWhenPushIsNotAllowed(t *testing.T) {
 	id, job := b.ingest(t, delivery{provider: types.GitHub, event: "push", installation: tn.installation, resource: repoID,
 		payload: pushTouching(t, "refs/heads/master", []string{".lightfast.yml"}, nil)}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
-	require.Equal(t, worker.StatusDelivered, b.delivery(t, id).Status)
+	require.Equal(t, types.DeliveryDelivered, b.delivery(t, id).Status)
 	require.Zero(t, b.countObservations(t))
 	got, err := b.q.GetIntegration(context.Background(), in.ID)
 	require.NoError(t, err)

@@ -8,7 +8,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lightfastai/connections/console/internal/worker"
 	"github.com/lightfastai/connections/db/dbq"
 	"github.com/lightfastai/connections/db/ids"
 	"github.com/lightfastai/connections/db/types"
@@ -98,7 +97,7 @@ func TestSyncConfigRules(t *testing.T) {
 				resource: repoID, payload: tc.outside.payload}, nil)
 			require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
 			d := b.delivery(t, id)
-			require.Equal(t, worker.StatusIgnored, d.Status)
+			require.Equal(t, types.DeliveryIgnored, d.Status)
 			require.NotNil(t, d.LastError)
 			require.Equal(t, "integration "+in.ID+": "+tc.reason, *d.LastError)
 			require.Empty(t, b.observations(t, tn.workspace))
@@ -120,7 +119,7 @@ func TestSyncConfigRules(t *testing.T) {
 				resource: repoID, payload: inside.payload}, nil)
 			require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
 			d = b.delivery(t, id)
-			require.Equal(t, worker.StatusDelivered, d.Status)
+			require.Equal(t, types.DeliveryDelivered, d.Status)
 			require.Nil(t, d.LastError)
 			obs := b.observations(t, tn.workspace)
 			require.Len(t, obs, 1)
@@ -153,14 +152,14 @@ func TestIgnoredReasonsNameEveryIntegration(t *testing.T) {
 		payload: pushTouching(t, "refs/heads/feature", []string{"a.go"}, nil)}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
 	d := b.delivery(t, id)
-	require.Equal(t, worker.StatusIgnored, d.Status)
+	require.Equal(t, types.DeliveryIgnored, d.Status)
 	require.Equal(t, "integration "+mainOnly.ID+`: branch "feature" is not in sync_config.branches; integration `+
 		issuesOnly.ID+`: event "push" is not in sync_config.events`, *d.LastError)
 
 	id, job = b.ingest(t, delivery{provider: types.GitHub, event: "push", installation: tn.installation, resource: repoID,
 		payload: pushTouching(t, "refs/heads/master", []string{"a.go"}, nil)}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
-	require.Equal(t, worker.StatusDelivered, b.delivery(t, id).Status)
+	require.Equal(t, types.DeliveryDelivered, b.delivery(t, id).Status)
 	require.Len(t, b.observations(t, tn.workspace), 1)
 	require.Empty(t, b.observations(t, other))
 
@@ -169,6 +168,6 @@ func TestIgnoredReasonsNameEveryIntegration(t *testing.T) {
 		payload: pushTouching(t, "refs/heads/master", []string{"a.go"}, nil)}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
 	d = b.delivery(t, id)
-	require.Equal(t, worker.StatusIgnored, d.Status)
+	require.Equal(t, types.DeliveryIgnored, d.Status)
 	require.Equal(t, "no active integration links this resource", *d.LastError)
 }

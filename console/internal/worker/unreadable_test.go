@@ -41,7 +41,7 @@ func TestSecurityMalformedIntegrationFailsAlone(t *testing.T) {
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
 
 	d := b.delivery(t, id)
-	require.Equal(t, worker.StatusDelivered, d.Status)
+	require.Equal(t, types.DeliveryDelivered, d.Status)
 	require.EqualValues(t, 1, d.Attempts, "no retry: the malformed row is not a reason to fail")
 	require.NotNil(t, d.LastError)
 	require.Contains(t, *d.LastError, "skipped integration "+bad.ID+" is unreadable: resource_meta: ")
@@ -70,7 +70,7 @@ func TestSecurityMalformedIntegrationFailsAlone(t *testing.T) {
 		payload: fixture(t, "github/issues/opened.payload.json")}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job2).Kind)
 	d2 := b.delivery(t, id2)
-	require.Equal(t, worker.StatusDelivered, d2.Status)
+	require.Equal(t, types.DeliveryDelivered, d2.Status)
 	require.Nil(t, d2.LastError)
 	require.Len(t, b.observations(t, badWS), 1)
 }
@@ -89,7 +89,7 @@ func TestEveryIntegrationUnreadableIsIgnoredWithTheReason(t *testing.T) {
 		payload: fixture(t, "github/pull_request/opened.payload.json")}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
 	d := b.delivery(t, id)
-	require.Equal(t, worker.StatusIgnored, d.Status)
+	require.Equal(t, types.DeliveryIgnored, d.Status)
 	require.EqualValues(t, 1, d.Attempts)
 	require.NotNil(t, d.LastError)
 	require.Contains(t, *d.LastError, "skipped integration "+in.ID+" is unreadable: sync_config: ")

@@ -28,15 +28,6 @@ import (
 	"github.com/lightfastai/connections/db/types"
 )
 
-// Delivery statuses (gw_webhook_deliveries.status).
-const (
-	StatusReceived  = "received"
-	StatusDelivered = "delivered"
-	StatusIgnored   = "ignored"
-	StatusUnrouted  = "unrouted"
-	StatusDLQ       = "dlq"
-)
-
 // maxErrorLen caps last_error; errors here name what failed, never payload bytes or secrets.
 const maxErrorLen = 1000
 
@@ -233,7 +224,7 @@ func (w *WebhookWorker) batch(ctx context.Context, tx pgx.Tx, reqs []*request) e
 		}
 		complete = append(complete, rs...)
 		switch d.Status {
-		case StatusDelivered, StatusIgnored, StatusUnrouted:
+		case types.DeliveryDelivered, types.DeliveryIgnored, types.DeliveryUnrouted:
 			// Done before (a duplicate job), or never routed: only the job is left to finish.
 			continue
 		}
@@ -274,7 +265,7 @@ func (w *WebhookWorker) batch(ctx context.Context, tx pgx.Tx, reqs []*request) e
 			return err
 		}
 		if changed {
-			it.status = StatusDelivered
+			it.status = types.DeliveryDelivered
 		}
 	}
 	added, err := insertObservations(ctx, q, items)
@@ -288,13 +279,13 @@ func (w *WebhookWorker) batch(ctx context.Context, tx pgx.Tx, reqs []*request) e
 			// last_error says why an ignored delivery was ignored and which integrations were skipped
 			// because their rows could not be read.
 			msg := skippedError(it.skipped)
-			if it.status == StatusIgnored && it.reason != "" {
+			if it.status == types.DeliveryIgnored && it.reason != "" {
 				msg = strings.TrimSuffix(it.reason+"; "+msg, "; ")
 			}
 			p.LastErrors = append(p.LastErrors, truncate(msg, maxErrorLen))
 			for i, r := range it.reqs {
 				r.res.outcome = OutcomeIgnored
-				if it.status == StatusDelivered {
+				if it.status == types.DeliveryDelivered {
 					r.res.outcome = OutcomeProcessed
 				}
 				if i == 0 {
@@ -443,7 +434,7 @@ func truncate(s string, n int) string {
 // integrations that take them, and for a GitHub push the config change to apply.
 func plan(it *item) error {
 	d := it.d
-	it.status, it.reason = StatusIgnored, reasonNoIntegration
+	it.status, it.reason = types.DeliveryIgnored, reasonNoIntegration
 	if len(it.all) == 0 {
 		return nil
 	}
@@ -485,7 +476,7 @@ func plan(it *item) error {
 	}
 	it.obs = obs
 	if len(obs) > 0 {
-		it.status = StatusDelivered
+		it.status = types.DeliveryDelivered
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ func TestPullRequestBecomesOneObservation(t *testing.T) {
 	require.Equal(t, river.EventKindJobCompleted, ev.Kind)
 
 	d := b.delivery(t, id)
-	require.Equal(t, worker.StatusDelivered, d.Status)
+	require.Equal(t, types.DeliveryDelivered, d.Status)
 	require.NotNil(t, d.ProcessedAt)
 	require.Nil(t, d.LastError)
 	require.EqualValues(t, 1, d.Attempts)
@@ -63,7 +63,7 @@ func TestPullRequestBecomesOneObservation(t *testing.T) {
 	// GitHub redelivering the event under a new delivery id: the same fact, so still one row.
 	id2, job2 := b.ingest(t, delivery{provider: types.GitHub, event: "pull_request.opened", installation: tn.installation, resource: repoID, payload: payload}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job2).Kind)
-	require.Equal(t, worker.StatusDelivered, b.delivery(t, id2).Status)
+	require.Equal(t, types.DeliveryDelivered, b.delivery(t, id2).Status)
 	require.Equal(t, 1, b.countObservations(t))
 	got, err = b.q.GetIntegration(context.Background(), in.ID)
 	require.NoError(t, err)
@@ -104,7 +104,7 @@ func TestCrashBeforeCompletionLeavesNoTraceAndRetryWritesOnce(t *testing.T) {
 
 	require.Equal(t, 1, b.countObservations(t))
 	d := b.delivery(t, id)
-	require.Equal(t, worker.StatusDelivered, d.Status)
+	require.Equal(t, types.DeliveryDelivered, d.Status)
 	require.Nil(t, d.LastError, "success clears the first attempt's error")
 	require.EqualValues(t, 2, d.Attempts)
 	require.InDelta(t, 1, b.counter(t, "github", "push", worker.OutcomeFailed), 0)
@@ -123,7 +123,7 @@ func TestAllowList(t *testing.T) {
 	// One workspace does not take pull requests, the other names the event with its action.
 	id, job := b.ingest(t, delivery{provider: types.GitHub, event: "pull_request.opened", installation: tn.installation, resource: repoID, payload: payload}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
-	require.Equal(t, worker.StatusDelivered, b.delivery(t, id).Status)
+	require.Equal(t, types.DeliveryDelivered, b.delivery(t, id).Status)
 	require.Empty(t, b.observations(t, tn.workspace))
 	require.Len(t, b.observations(t, other), 1)
 
@@ -132,7 +132,7 @@ func TestAllowList(t *testing.T) {
 		payload: fixture(t, "github/release/published.payload.json")}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
 	d := b.delivery(t, id)
-	require.Equal(t, worker.StatusIgnored, d.Status)
+	require.Equal(t, types.DeliveryIgnored, d.Status)
 	require.NotNil(t, d.ProcessedAt)
 	require.Equal(t, 1, b.countObservations(t))
 	require.InDelta(t, 1, b.counter(t, "github", "release", worker.OutcomeIgnored), 0)
@@ -154,7 +154,7 @@ func TestInactiveIntegrationRecordsNothing(t *testing.T) {
 	id, job := b.ingest(t, delivery{provider: types.GitHub, event: "issues", installation: tn.installation, resource: repoID,
 		payload: fixture(t, "github/issues/opened.payload.json")}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
-	require.Equal(t, worker.StatusIgnored, b.delivery(t, id).Status)
+	require.Equal(t, types.DeliveryIgnored, b.delivery(t, id).Status)
 	require.Zero(t, b.countObservations(t))
 }
 
@@ -166,7 +166,7 @@ func TestUnhandledActionIsIgnored(t *testing.T) {
 	id, job := b.ingest(t, delivery{provider: types.GitHub, event: "pull_request", installation: tn.installation, resource: repoID,
 		payload: fixture(t, "github/pull_request/labeled.payload.json")}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
-	require.Equal(t, worker.StatusIgnored, b.delivery(t, id).Status)
+	require.Equal(t, types.DeliveryIgnored, b.delivery(t, id).Status)
 	require.Zero(t, b.countObservations(t))
 }
 
@@ -191,7 +191,7 @@ func TestLastAttemptDeadLettersAndReplayProcesses(t *testing.T) {
 	require.Equal(t, 2, ev.Job.Attempt)
 
 	d := b.delivery(t, id)
-	require.Equal(t, worker.StatusDLQ, d.Status)
+	require.Equal(t, types.DeliveryDLQ, d.Status)
 	require.NotNil(t, d.LastError)
 	require.Equal(t, "database went away", *d.LastError)
 	require.EqualValues(t, 2, d.Attempts)
@@ -206,7 +206,7 @@ func TestLastAttemptDeadLettersAndReplayProcesses(t *testing.T) {
 		`UPDATE lightfast_gw_webhook_deliveries SET status = 'received', last_error = NULL, processed_at = NULL WHERE id = $1`, id)
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, b.requeue(t, id)).Kind)
-	require.Equal(t, worker.StatusDelivered, b.delivery(t, id).Status)
+	require.Equal(t, types.DeliveryDelivered, b.delivery(t, id).Status)
 	require.Equal(t, 1, b.countObservations(t))
 }
 
@@ -218,11 +218,11 @@ func TestDeadLetteredDeliveryIsProcessedByAReplayedJob(t *testing.T) {
 	b.integrate(t, tn, tn.workspace, types.GitHub, repoID, nil, nil)
 	id, err := b.insertDelivery(context.Background(), b.q, "dlq-"+tn.installation, delivery{
 		provider: types.GitHub, event: "issues", installation: tn.installation, resource: repoID,
-		payload: fixture(t, "github/issues/opened.payload.json"), status: worker.StatusDLQ,
+		payload: fixture(t, "github/issues/opened.payload.json"), status: types.DeliveryDLQ,
 	})
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, b.requeue(t, id)).Kind)
-	require.Equal(t, worker.StatusDelivered, b.delivery(t, id).Status)
+	require.Equal(t, types.DeliveryDelivered, b.delivery(t, id).Status)
 	require.Equal(t, 1, b.countObservations(t))
 }
 
@@ -238,7 +238,7 @@ func TestInvalidPayloadIsDeadLetteredAtOnce(t *testing.T) {
 	require.Equal(t, 1, ev.Job.Attempt, "no retries for a payload that can never be read")
 
 	d := b.delivery(t, id)
-	require.Equal(t, worker.StatusDLQ, d.Status)
+	require.Equal(t, types.DeliveryDLQ, d.Status)
 	require.NotNil(t, d.LastError)
 	require.Contains(t, *d.LastError, "invalid payload")
 	require.NotContains(t, *d.LastError, "secret-looking-value", "payload bytes never reach last_error")
@@ -255,9 +255,9 @@ func TestMissingDeliveryCancelsTheJob(t *testing.T) {
 func TestUnroutedDeliveryKeepsItsStatus(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	id, job := b.ingest(t, delivery{provider: types.GitHub, event: "push", payload: fixture(t, "github/push/payload.json"), status: worker.StatusUnrouted}, nil)
+	id, job := b.ingest(t, delivery{provider: types.GitHub, event: "push", payload: fixture(t, "github/push/payload.json"), status: types.DeliveryUnrouted}, nil)
 	require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind)
-	require.Equal(t, worker.StatusUnrouted, b.delivery(t, id).Status)
+	require.Equal(t, types.DeliveryUnrouted, b.delivery(t, id).Status)
 }
 
 func TestOtherProviders(t *testing.T) {
@@ -287,7 +287,7 @@ func TestOtherProviders(t *testing.T) {
 		b.integrate(t, tn, tn.workspace, tc.provider, tc.resource, nil, nil)
 		id, job := b.ingest(t, delivery{provider: tc.provider, event: tc.event, installation: tn.installation, resource: tc.resource, payload: td(tc.file)}, nil)
 		require.Equal(t, river.EventKindJobCompleted, b.wait(t, job).Kind, tc.file)
-		require.Equal(t, worker.StatusDelivered, b.delivery(t, id).Status, tc.file)
+		require.Equal(t, types.DeliveryDelivered, b.delivery(t, id).Status, tc.file)
 		obs := b.observations(t, tn.workspace)
 		require.Len(t, obs, 1, tc.file)
 		require.Equal(t, tc.sourceID, obs[0].SourceID)

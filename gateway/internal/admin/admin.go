@@ -151,7 +151,10 @@ type Delivery struct {
 	Payload            json.RawMessage `json:"payload,omitempty"`
 }
 
-var statuses = map[string]bool{"received": true, "delivered": true, "ignored": true, "unrouted": true, "dlq": true}
+var statuses = map[string]bool{
+	types.DeliveryReceived: true, types.DeliveryDelivered: true, types.DeliveryIgnored: true,
+	types.DeliveryUnrouted: true, types.DeliveryDLQ: true,
+}
 
 const (
 	defaultLimit = 50

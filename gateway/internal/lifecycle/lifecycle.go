@@ -65,19 +65,19 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[jobs.WebhookLifecycle]
 		if err != nil {
 			return fmt.Errorf("load delivery: %w", err)
 		}
-		if d.Status == "delivered" || d.Status == "ignored" {
+		if d.Status == types.DeliveryDelivered || d.Status == types.DeliveryIgnored {
 			return nil // applied by an earlier attempt that committed
 		}
 		if d.InstallationID == nil {
-			return setStatus(ctx, q, d.ID, "ignored")
+			return setStatus(ctx, q, d.ID, types.DeliveryIgnored)
 		}
 		ops, err = apply(ctx, tx, d, w.log)
 		if err != nil {
 			return err
 		}
-		status := "delivered"
+		status := types.DeliveryDelivered
 		if len(ops) == 0 {
-			status = "ignored"
+			status = types.DeliveryIgnored
 		}
 		return setStatus(ctx, q, d.ID, status)
 	})
@@ -107,7 +107,7 @@ func setStatus(ctx context.Context, q *dbq.Queries, id, status string) error {
 // outlives the job's (which may be the reason it failed).
 func (w *Worker) deadLetter(ctx context.Context, id string, cause error) {
 	msg := cause.Error()
-	err := dbq.New(w.pool).SetDeliveryStatus(context.WithoutCancel(ctx), dbq.SetDeliveryStatusParams{ID: id, Status: "dlq", LastError: &msg})
+	err := dbq.New(w.pool).SetDeliveryStatus(context.WithoutCancel(ctx), dbq.SetDeliveryStatusParams{ID: id, Status: types.DeliveryDLQ, LastError: &msg})
 	if err != nil {
 		w.log.Error("dead-letter lifecycle delivery", zap.String("delivery_id", id), zap.Error(err))
 	}

@@ -236,9 +236,9 @@ func (h *Handler) receive(c echo.Context) error {
 	}
 	status := "accepted"
 	switch d.Status {
-	case recorder.StatusUnrouted:
+	case types.DeliveryUnrouted:
 		status = "unrouted"
-	case recorder.StatusIgnored:
+	case types.DeliveryIgnored:
 		status = "ignored"
 	}
 	h.metrics.delivery(name, status)
@@ -326,14 +326,14 @@ func (h *Handler) reroute(ctx context.Context, p types.Provider, ev verify.Event
 
 // routeTo points d at an installation (or none: unrouted) and gives it the job that goes with it.
 func routeTo(d *recorder.Delivery, installationID string, ev verify.Event) {
-	d.InstallationID, d.Status, d.Job, d.LastError = installationID, recorder.StatusReceived, nil, ""
+	d.InstallationID, d.Status, d.Job, d.LastError = installationID, types.DeliveryReceived, nil, ""
 	switch {
 	case ev.Unconfirmed != "":
 		// Authentic, but the body is not the lifecycle event the unsigned header says: keep it for the
 		// record, act on nothing.
-		d.Status, d.LastError = recorder.StatusIgnored, ev.Unconfirmed
+		d.Status, d.LastError = types.DeliveryIgnored, ev.Unconfirmed
 	case installationID == "":
-		d.Status = recorder.StatusUnrouted
+		d.Status = types.DeliveryUnrouted
 	case ev.Lifecycle:
 		d.Job = jobs.WebhookLifecycle{DeliveryID: d.ID}
 	default:

@@ -27,14 +27,6 @@ import (
 	"github.com/lightfastai/connections/db/types"
 )
 
-// Delivery statuses written at receipt.
-const (
-	StatusReceived = "received"
-	StatusUnrouted = "unrouted"
-	// StatusIgnored: authentic, but nothing may act on it (LastError says why); it gets no job.
-	StatusIgnored = "ignored"
-)
-
 // ErrStopped is returned by Record after Stop.
 var ErrStopped = errors.New("recorder: stopped")
 
@@ -46,8 +38,8 @@ type Delivery struct {
 	EventType      string
 	InstallationID string // empty when unrouted
 	ResourceID     string // empty when the event names none
-	Status         string // StatusReceived, StatusUnrouted or StatusIgnored
-	LastError      string // why, for StatusIgnored; empty otherwise
+	Status         string // types.DeliveryReceived, types.DeliveryUnrouted or types.DeliveryIgnored
+	LastError      string // why, for types.DeliveryIgnored; empty otherwise
 	Payload        []byte
 	Headers        types.Headers
 	// Job is inserted with the row when the row is new; nil for no job (unrouted and ignored deliveries).

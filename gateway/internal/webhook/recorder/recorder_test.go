@@ -51,7 +51,7 @@ func delivery(deliveryID string, payload []byte) recorder.Delivery {
 	id := ids.New()
 	return recorder.Delivery{
 		ID: id, Provider: types.GitHub, DeliveryID: deliveryID, EventType: "push", InstallationID: testInstallation,
-		Status: recorder.StatusReceived, Payload: payload, Headers: types.Headers{"x-github-event": "push"},
+		Status: types.DeliveryReceived, Payload: payload, Headers: types.Headers{"x-github-event": "push"},
 		Job: jobs.WebhookProcess{DeliveryID: id},
 	}
 }
@@ -232,7 +232,7 @@ func TestUnknownInstallationIsRefusedAlone(t *testing.T) {
 	stale := delivery("stale", []byte(`{}`))
 	stale.InstallationID = "inst_from_another_database"
 	unrouted := delivery("unrouted", []byte(`{}`))
-	unrouted.InstallationID, unrouted.Status, unrouted.Job = "", recorder.StatusUnrouted, nil
+	unrouted.InstallationID, unrouted.Status, unrouted.Job = "", types.DeliveryUnrouted, nil
 	good := delivery("good", []byte(`{}`))
 	outcomes := map[string]recorder.Outcome{}
 	var mu sync.Mutex
