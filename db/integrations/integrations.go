@@ -38,11 +38,7 @@ func (u Unreadable) Error() string {
 // ListByWorkspace is every integration of a workspace, oldest first.
 func ListByWorkspace(ctx context.Context, q *dbq.Queries, workspaceID string) ([]dbq.Integration, []Unreadable, error) {
 	rows, err := q.ListIntegrationsByWorkspace(ctx, workspaceID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list integrations: %w", db.Interpret(err))
-	}
-	ok, bad := decodeAll(rows, func(r dbq.ListIntegrationsByWorkspaceRow) raw { return raw(r) })
-	return ok, bad, nil
+	return collect("list integrations", rows, err, func(r dbq.ListIntegrationsByWorkspaceRow) raw { return raw(r) })
 }
 
 // ListActiveForResources is the active integrations of several (installation, provider resource) pairs:
@@ -51,11 +47,7 @@ func ListActiveForResources(ctx context.Context, q *dbq.Queries, installationIDs
 	rows, err := q.ListActiveIntegrationsForResources(ctx, dbq.ListActiveIntegrationsForResourcesParams{
 		InstallationIds: installationIDs, ResourceIds: resourceIDs,
 	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("list integrations: %w", db.Interpret(err))
-	}
-	ok, bad := decodeAll(rows, func(r dbq.ListActiveIntegrationsForResourcesRow) raw { return raw(r) })
-	return ok, bad, nil
+	return collect("list integrations", rows, err, func(r dbq.ListActiveIntegrationsForResourcesRow) raw { return raw(r) })
 }
 
 // ListForResource is every integration, active or not, of one provider resource of an installation.
@@ -63,20 +55,21 @@ func ListForResource(ctx context.Context, q *dbq.Queries, installationID, resour
 	rows, err := q.ListIntegrationsForResource(ctx, dbq.ListIntegrationsForResourceParams{
 		InstallationID: installationID, ProviderResourceID: resourceID,
 	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("list integrations: %w", db.Interpret(err))
-	}
-	ok, bad := decodeAll(rows, func(r dbq.ListIntegrationsForResourceRow) raw { return raw(r) })
-	return ok, bad, nil
+	return collect("list integrations", rows, err, func(r dbq.ListIntegrationsForResourceRow) raw { return raw(r) })
 }
 
 // FindGitHubSources is the active integrations of a GitHub repository, in one workspace or all.
 func FindGitHubSources(ctx context.Context, q *dbq.Queries, p dbq.FindGithubSourcesParams) ([]dbq.Integration, []Unreadable, error) {
 	rows, err := q.FindGithubSources(ctx, p)
+	return collect("find github sources", rows, err, func(r dbq.FindGithubSourcesRow) raw { return raw(r) })
+}
+
+// collect maps a query's error once, then decodes each of its rows on its own.
+func collect[R any](what string, rows []R, err error, conv func(R) raw) ([]dbq.Integration, []Unreadable, error) {
 	if err != nil {
-		return nil, nil, fmt.Errorf("find github sources: %w", db.Interpret(err))
+		return nil, nil, fmt.Errorf("%s: %w", what, db.Interpret(err))
 	}
-	ok, bad := decodeAll(rows, func(r dbq.FindGithubSourcesRow) raw { return raw(r) })
+	ok, bad := decodeAll(rows, conv)
 	return ok, bad, nil
 }
 
