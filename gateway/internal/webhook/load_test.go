@@ -314,6 +314,7 @@ type ingestServer struct {
 // correctness only, never a speed: every answer is 202, and every 202 of the gateway has its committed
 // row and job, every 202 of the insert reference its row.
 //
+// LOAD_SERVERS (default "hmac gateway insert") runs only the named ones, for working on one of them.
 // LOAD_CPUPROFILE=file writes a CPU profile of the gateway over its measured run (its PPROF_ADDR
 // endpoint); LOAD_LOG_LEVEL, LOAD_GOGC, LOAD_GOMEMLIMIT, LOAD_GOMAXPROCS and LOAD_GODEBUG (e.g.
 // gctrace=1, whose lines are then counted) are passed to the gateway as LOG_LEVEL, GOGC ….
@@ -331,50 +332,66 @@ func TestIngestLoad(t *testing.T) {
 	_, _ = rand.Read(runID)
 	id := hex.EncodeToString(runID)
 
+	want := func(name string) bool {
+		servers := os.Getenv("LOAD_SERVERS")
+		return servers == "" || slices.Contains(strings.Fields(servers), name)
+	}
+	var hmac, ingest, insert ingestFigures
+
 	// 1. HMAC-only.
-	addr := testproc.FreeAddr(t)
-	ref := &ingestServer{key: "ingest_ref_hmac", label: "HMAC-only reference", addr: addr, body: pushBody(1, size),
-		proc: testproc.Start(t, refBin, map[string]string{"BENCHREF_ADDR": addr, "GITHUB_WEBHOOK_SECRET": "bench-secret"}, "hmac")}
-	ref.proc.WaitReady(t, "http://"+addr+"/readyz", 30*time.Second)
-	hmac := measureIngest(t, ref, run, "hmac-"+id)
-	stopServer(t, ref)
+	if want("hmac") {
+		addr := testproc.FreeAddr(t)
+		ref := &ingestServer{key: "ingest_ref_hmac", label: "HMAC-only reference", addr: addr, body: pushBody(1, size),
+			proc: testproc.Start(t, refBin, map[string]string{"BENCHREF_ADDR": addr, "GITHUB_WEBHOOK_SECRET": "bench-secret"}, "hmac")}
+		ref.proc.WaitReady(t, "http://"+addr+"/readyz", 30*time.Second)
+		hmac = measureIngest(t, ref, run, "hmac-"+id)
+		stopServer(t, ref)
+	}
 
 	// 2. The gateway.
-	gw := startGatewayForLoad(t, gatewayBin, size)
-	var profile chan []byte
-	if path := os.Getenv("LOAD_CPUPROFILE"); path != "" {
-		profile = make(chan []byte, 1)
-		go func() { profile <- fetchProfile(t, gw.pprof, run.warmup, run.duration) }()
-	}
-	ingest := measureIngest(t, gw.ingestServer, run, "run-"+id)
-	if profile != nil {
-		raw := <-profile
-		require.NoError(t, os.WriteFile(os.Getenv("LOAD_CPUPROFILE"), raw, 0o644))
-		fmt.Printf("webhook ingest: gateway CPU profile of the measured run written to %s\n", os.Getenv("LOAD_CPUPROFILE"))
-	}
-	printCommitBatches(gw.addr)
-	if v := os.Getenv("LOAD_GODEBUG"); strings.Contains(v, "gctrace=1") {
-		printGCTrace(gw.proc.Output())
-	}
-	stopServer(t, gw.ingestServer)
-	// Every 202 was a committed row with its job: count them for this run.
-	var rows, jobs int
-	require.NoError(t, gw.pool.QueryRow(context.Background(), `
+	if want("gateway") {
+		gw := startGatewayForLoad(t, gatewayBin, size)
+		var profile chan []byte
+		if path := os.Getenv("LOAD_CPUPROFILE"); path != "" {
+			profile = make(chan []byte, 1)
+			go func() { profile <- fetchProfile(t, gw.pprof, run.warmup, run.duration) }()
+		}
+		ingest = measureIngest(t, gw.ingestServer, run, "run-"+id)
+		if profile != nil {
+			raw := <-profile
+			require.NoError(t, os.WriteFile(os.Getenv("LOAD_CPUPROFILE"), raw, 0o644))
+			fmt.Printf("webhook ingest: gateway CPU profile of the measured run written to %s\n", os.Getenv("LOAD_CPUPROFILE"))
+		}
+		printCommitBatches(gw.addr)
+		if v := os.Getenv("LOAD_GODEBUG"); strings.Contains(v, "gctrace=1") {
+			printGCTrace(gw.proc.Output())
+		}
+		stopServer(t, gw.ingestServer)
+		// Every 202 was a committed row with its job: count them for this run.
+		var rows, jobs int
+		require.NoError(t, gw.pool.QueryRow(context.Background(), `
 		SELECT (SELECT count(*) FROM lightfast_gw_webhook_deliveries WHERE delivery_id LIKE $1 AND status = 'received'),
 		       (SELECT count(*) FROM river_job j JOIN lightfast_gw_webhook_deliveries d ON d.id = j.args->>'deliveryId'
 		        WHERE d.delivery_id LIKE $1 AND j.kind = 'webhook.process')`, "run-"+id+"-%").Scan(&rows, &jobs))
-	fmt.Printf("webhook ingest [gateway] durability: %d accepted, %d rows, %d jobs\n", ingest.accepted, rows, jobs)
-	require.Equal(t, ingest.accepted, rows)
-	require.Equal(t, ingest.accepted, jobs)
+		fmt.Printf("webhook ingest [gateway] durability: %d accepted, %d rows, %d jobs\n", ingest.accepted, rows, jobs)
+		require.Equal(t, ingest.accepted, rows)
+		require.Equal(t, ingest.accepted, jobs)
+	}
 
 	// 3. One INSERT per request.
-	ins := startInsertRefForLoad(t, refBin, size)
-	insert := measureIngest(t, ins, run, "ins-"+id)
-	stopServer(t, ins)
-	require.NoError(t, ins.pool.QueryRow(context.Background(),
-		`SELECT count(*) FROM lightfast_gw_webhook_deliveries WHERE delivery_id LIKE $1`, "ins-"+id+"-%").Scan(&rows))
-	fmt.Printf("webhook ingest [one-insert reference] durability: %d accepted, %d rows\n", insert.accepted, rows)
-	require.Equal(t, insert.accepted, rows)
+	if want("insert") {
+		ins := startInsertRefForLoad(t, refBin, size)
+		insert = measureIngest(t, ins, run, "ins-"+id)
+		stopServer(t, ins)
+		var rows int
+		require.NoError(t, ins.pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM lightfast_gw_webhook_deliveries WHERE delivery_id LIKE $1`, "ins-"+id+"-%").Scan(&rows))
+		fmt.Printf("webhook ingest [one-insert reference] durability: %d accepted, %d rows\n", insert.accepted, rows)
+		require.Equal(t, insert.accepted, rows)
+	}
+	if hmac.accepted == 0 || ingest.accepted == 0 {
+		return
+	}
 
 	// The goals' ratios: the gateway's worst window against the HMAC-only server's whole run.
 	fmt.Printf("webhook ingest ratios: gateway's worst window / HMAC-only run: accepted/s %.2f× (goal ≥ 0.40×), p99 %.2f× (goal ≤ 2×); "+
@@ -530,7 +547,7 @@ func startGatewayForLoad(t *testing.T, bin string, size int) gatewayUnderLoad {
 		"GATEWAY_API_KEYS": "bench-api-key", "GATEWAY_ADMIN_KEYS": "bench-admin-key",
 		"GITHUB_WEBHOOK_SECRETS": "bench-secret",
 	}
-	for _, name := range []string{"LOG_LEVEL", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"} {
+	for _, name := range []string{"LOG_LEVEL", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "X_WRITERS", "X_LINGER_US"} {
 		if v := os.Getenv("LOAD_" + name); v != "" {
 			env[name] = v
 		}
@@ -597,7 +614,12 @@ func printCommitBatches(addr string) {
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	var sum, count, seconds float64
+	slow := map[string]float64{} // commits slower than each bucket bound, from the cumulative buckets
 	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, `gateway_webhook_commit_seconds_bucket{result="ok",le="`); ok {
+			le, v, _ := strings.Cut(rest, `"} `)
+			slow[le], _ = strconv.ParseFloat(v, 64)
+		}
 		if v, ok := strings.CutPrefix(line, "gateway_webhook_commit_batch_size_sum "); ok {
 			sum, _ = strconv.ParseFloat(v, 64)
 		}
@@ -609,8 +631,9 @@ func printCommitBatches(addr string) {
 		}
 	}
 	if count > 0 {
-		fmt.Printf("webhook ingest [gateway] group commit: %.0f transactions, %.1f deliveries and %.2f ms per transaction on average\n",
-			count, sum/count, seconds/count*1000)
+		fmt.Printf("webhook ingest [gateway] group commit: %.0f transactions, %.1f deliveries and %.2f ms per transaction on average; "+
+			"slower than 32 ms: %.0f, 64 ms: %.0f, 128 ms: %.0f, 500 ms: %.0f\n",
+			count, sum/count, seconds/count*1000, count-slow["0.032"], count-slow["0.064"], count-slow["0.128"], count-slow["0.5"])
 	}
 }
 
