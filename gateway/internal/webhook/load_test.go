@@ -547,7 +547,7 @@ func startGatewayForLoad(t *testing.T, bin string, size int) gatewayUnderLoad {
 		"GATEWAY_API_KEYS": "bench-api-key", "GATEWAY_ADMIN_KEYS": "bench-admin-key",
 		"GITHUB_WEBHOOK_SECRETS": "bench-secret",
 	}
-	for _, name := range []string{"LOG_LEVEL", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "X_WRITERS", "X_LINGER_US"} {
+	for _, name := range []string{"LOG_LEVEL", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"} {
 		if v := os.Getenv("LOAD_" + name); v != "" {
 			env[name] = v
 		}
