@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -20,6 +21,11 @@ import (
 )
 
 const testBody = `{"ref":"refs/heads/main","repository":{"id":42},"installation":{"id":7}}`
+
+// pushFor is a push for an installation id of its own: routes live in the shared Redis without a prefix.
+func pushFor(installation int64) string {
+	return `{"ref":"refs/heads/main","repository":{"id":42},"installation":{"id":` + strconv.FormatInt(installation, 10) + `}}`
+}
 
 func post(t *testing.T, h http.Handler, body, sig, delivery string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -50,8 +56,10 @@ func TestInsertWritesTheRow(t *testing.T) {
 	pool := dbtest.Pool(t, url)
 	redis, prefix := dbtest.Redis(t)
 	instID := ids.New()
+	external := time.Now().UnixNano()
+	body := pushFor(external)
 	_, err := dbq.New(pool).UpsertInstallation(context.Background(), dbq.UpsertInstallationParams{
-		ID: instID, Provider: types.GitHub, ExternalID: strconv.Itoa(7), ConnectedBy: "user_1", OrgID: "org_1",
+		ID: instID, Provider: types.GitHub, ExternalID: strconv.FormatInt(external, 10), ConnectedBy: "user_1", OrgID: "org_1",
 	})
 	require.NoError(t, err)
 	h, closeFn, err := newInsert(context.Background(), platform.MapEnv(map[string]string{
@@ -61,8 +69,8 @@ func TestInsertWritesTheRow(t *testing.T) {
 	t.Cleanup(closeFn)
 
 	delivery := "d-" + ids.New()
-	require.Equal(t, http.StatusAccepted, post(t, h, testBody, providersim.SignGitHub("s3cret", []byte(testBody)), delivery).Code)
-	require.Equal(t, http.StatusUnauthorized, post(t, h, testBody, providersim.SignGitHub("other", []byte(testBody)), "d-bad").Code)
+	require.Equal(t, http.StatusAccepted, post(t, h, body, providersim.SignGitHub("s3cret", []byte(body)), delivery).Code)
+	require.Equal(t, http.StatusUnauthorized, post(t, h, body, providersim.SignGitHub("other", []byte(body)), "d-bad").Code)
 
 	var installation, status string
 	var payload []byte
@@ -71,7 +79,7 @@ func TestInsertWritesTheRow(t *testing.T) {
 		Scan(&installation, &status, &payload))
 	require.Equal(t, instID, installation)
 	require.Equal(t, types.DeliveryReceived, status)
-	require.Equal(t, testBody, string(payload))
+	require.Equal(t, body, string(payload))
 	var n int
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM lightfast_gw_webhook_deliveries`).Scan(&n))
 	require.Equal(t, 1, n, "nothing written for the bad signature")
