@@ -316,7 +316,7 @@ type ingestServer struct {
 //
 // LOAD_SERVERS (default "hmac gateway insert") runs only the named ones, for working on one of them.
 // LOAD_CPUPROFILE=file writes a CPU profile of the gateway over its measured run (its PPROF_ADDR
-// endpoint); LOAD_LOG_LEVEL, LOAD_GOGC, LOAD_GOMEMLIMIT, LOAD_GOMAXPROCS and LOAD_GODEBUG (e.g.
+// endpoint), LOAD_ALLOCPROFILE=file its allocations since it started; LOAD_LOG_LEVEL, LOAD_GOGC, LOAD_GOMEMLIMIT, LOAD_GOMAXPROCS and LOAD_GODEBUG (e.g.
 // gctrace=1, whose lines are then counted) are passed to the gateway as LOG_LEVEL, GOGC ….
 func TestIngestLoad(t *testing.T) {
 	run := ingestRun{
@@ -361,6 +361,15 @@ func TestIngestLoad(t *testing.T) {
 			raw := <-profile
 			require.NoError(t, os.WriteFile(os.Getenv("LOAD_CPUPROFILE"), raw, 0o644))
 			fmt.Printf("webhook ingest: gateway CPU profile of the measured run written to %s\n", os.Getenv("LOAD_CPUPROFILE"))
+		}
+		if path := os.Getenv("LOAD_ALLOCPROFILE"); path != "" {
+			resp, err := http.Get("http://" + gw.pprof + "/debug/pprof/allocs")
+			require.NoError(t, err)
+			raw, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(path, raw, 0o644))
+			fmt.Printf("webhook ingest: gateway allocation profile (since start) written to %s\n", path)
 		}
 		printCommitBatches(gw.addr)
 		if v := os.Getenv("LOAD_GODEBUG"); strings.Contains(v, "gctrace=1") {
@@ -433,6 +442,7 @@ func measureIngest(t *testing.T, s *ingestServer, run ingestRun, runID string) i
 		}
 		pgPids = postgresPids(t, s.pool)
 	}
+	wal0 := walLSN(t, s.pool)
 	loadBefore := loadAverage()
 	srv0, pg0, self0 := cpuTicks(s.proc.Pid()), sumTicks(pgPids), selfTicks()
 	busy0, total0 := machineBusy()
@@ -441,6 +451,7 @@ func measureIngest(t *testing.T, s *ingestServer, run ingestRun, runID string) i
 	cancel()
 	srv1, pg1, self1 := cpuTicks(s.proc.Pid()), sumTicks(pgPids), selfTicks()
 	busy1, total1 := machineBusy()
+	wal1 := walLSN(t, s.pool)
 
 	require.Zero(t, res.errors, "%s: connection errors", s.label)
 	accepted := res.statuses[http.StatusAccepted]
@@ -484,11 +495,23 @@ func measureIngest(t *testing.T, s *ingestServer, run ingestRun, runID string) i
 	perReq := func(ticks int64) string { return fmt.Sprintf("%.0fµs", float64(ticks)*1e4/float64(accepted)) }
 	pg := "no database"
 	if s.pool != nil {
-		pg = perReq(pg1 - pg0)
+		// The WAL position is the server's: other databases' writes during the run count too.
+		pg = fmt.Sprintf("%s (WAL %.0f B)", perReq(pg1-pg0), float64(wal1-wal0)/float64(accepted))
 	}
 	fmt.Printf("webhook ingest [%s] CPU per accepted request: server %s, postgres %s, load generator %s, whole machine %s (%.0f%% of %d cores busy)\n",
 		s.label, perReq(srv1-srv0), pg, perReq(self1-self0), perReq(busy1-busy0), 100*float64(busy1-busy0)/float64(total1-total0), runtime.NumCPU())
 	return f
+}
+
+// walLSN is the server's WAL insert position in bytes (0 without a database).
+func walLSN(t *testing.T, pool *pgxpool.Pool) int64 {
+	t.Helper()
+	if pool == nil {
+		return 0
+	}
+	var lsn int64
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint`).Scan(&lsn))
+	return lsn
 }
 
 // pct is the q-quantile of latencies (sorting them); 0 for none.
@@ -553,7 +576,7 @@ func startGatewayForLoad(t *testing.T, bin string, size int) gatewayUnderLoad {
 		}
 	}
 	g := gatewayUnderLoad{ingestServer: &ingestServer{key: "ingest", label: "gateway", addr: addr, pool: pool, body: body}}
-	if os.Getenv("LOAD_CPUPROFILE") != "" {
+	if os.Getenv("LOAD_CPUPROFILE") != "" || os.Getenv("LOAD_ALLOCPROFILE") != "" {
 		g.pprof = testproc.FreeAddr(t)
 		env["PPROF_ADDR"] = g.pprof
 	}
@@ -642,10 +665,12 @@ func printCommitBatches(addr string) {
 func printGCTrace(output string) {
 	var count int
 	var stw, worst float64
+	var last string
 	for _, line := range strings.Split(output, "\n") {
 		if !strings.HasPrefix(line, "gc ") {
 			continue
 		}
+		last = line
 		f := strings.Fields(line)
 		if len(f) < 5 {
 			continue
@@ -660,5 +685,5 @@ func printGCTrace(output string) {
 		stw += a + c
 		worst = max(worst, a+c)
 	}
-	fmt.Printf("webhook ingest [gateway] gctrace: %d collections (warm-up included), stop-the-world %.2f ms in all, worst %.3f ms\n", count, stw, worst)
+	fmt.Printf("webhook ingest [gateway] gctrace: %d collections (warm-up included), stop-the-world %.2f ms in all, worst %.3f ms; the last: %s\n", count, stw, worst, last)
 }
