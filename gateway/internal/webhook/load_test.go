@@ -316,8 +316,9 @@ type ingestServer struct {
 //
 // LOAD_SERVERS (default "hmac gateway insert") runs only the named ones, for working on one of them.
 // LOAD_CPUPROFILE=file writes a CPU profile of the gateway over its measured run (its PPROF_ADDR
-// endpoint), LOAD_ALLOCPROFILE=file its allocations since it started; LOAD_LOG_LEVEL, LOAD_GOGC, LOAD_GOMEMLIMIT, LOAD_GOMAXPROCS and LOAD_GODEBUG (e.g.
-// gctrace=1, whose lines are then counted) are passed to the gateway as LOG_LEVEL, GOGC ….
+// endpoint), LOAD_ALLOCPROFILE=file its allocations since it started. LOAD_LOG_LEVEL, LOAD_GOGC,
+// LOAD_GOMEMLIMIT, LOAD_GOMAXPROCS and LOAD_GODEBUG (e.g. gctrace=1, whose lines are then summed) are
+// passed to the gateway as LOG_LEVEL, GOGC ….
 func TestIngestLoad(t *testing.T) {
 	run := ingestRun{
 		conns:    loadEnvInt("LOAD_CONNS", 64),
@@ -379,9 +380,9 @@ func TestIngestLoad(t *testing.T) {
 		// Every 202 was a committed row with its job: count them for this run.
 		var rows, jobs int
 		require.NoError(t, gw.pool.QueryRow(context.Background(), `
-		SELECT (SELECT count(*) FROM lightfast_gw_webhook_deliveries WHERE delivery_id LIKE $1 AND status = 'received'),
-		       (SELECT count(*) FROM river_job j JOIN lightfast_gw_webhook_deliveries d ON d.id = j.args->>'deliveryId'
-		        WHERE d.delivery_id LIKE $1 AND j.kind = 'webhook.process')`, "run-"+id+"-%").Scan(&rows, &jobs))
+			SELECT (SELECT count(*) FROM lightfast_gw_webhook_deliveries WHERE delivery_id LIKE $1 AND status = 'received'),
+			       (SELECT count(*) FROM river_job j JOIN lightfast_gw_webhook_deliveries d ON d.id = j.args->>'deliveryId'
+			        WHERE d.delivery_id LIKE $1 AND j.kind = 'webhook.process')`, "run-"+id+"-%").Scan(&rows, &jobs))
 		fmt.Printf("webhook ingest [gateway] durability: %d accepted, %d rows, %d jobs\n", ingest.accepted, rows, jobs)
 		require.Equal(t, ingest.accepted, rows)
 		require.Equal(t, ingest.accepted, jobs)
