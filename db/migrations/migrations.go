@@ -80,8 +80,28 @@ func Up(ctx context.Context, databaseURL string) error {
 		if _, err := river.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 			return fmt.Errorf("migrate river up: %w", err)
 		}
-		return nil
+		return afterRiver(ctx, databaseURL)
 	})
+}
+
+// afterRiver applies after_river.sql: idempotent tuning of River's tables, which exist only once River's
+// migrations have run (after the numbered ones).
+func afterRiver(ctx context.Context, databaseURL string) error {
+	script, err := fs.ReadFile(files, "after_river.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: after river: %w", err)
+	}
+	// A pool, like withMigrator's, so pool_* parameters in the URL are understood.
+	pool, err := pgxpool.New(ctx, databaseURL)
+	if err != nil {
+		return errors.New("migrate: DATABASE_URL is not a valid Postgres URL")
+	}
+	defer pool.Close()
+	// Exec without arguments runs the script's statements in one simple-protocol round trip.
+	if _, err := pool.Exec(ctx, string(script)); err != nil {
+		return fmt.Errorf("migrate: after river: %w", err)
+	}
+	return nil
 }
 
 // Down rolls back n app migrations; when that reaches version zero, River's tables are removed too.

@@ -169,3 +169,24 @@ func downTo(t *testing.T, url string, version uint) {
 		require.NoError(t, migrations.Down(ctx, url, 1))
 	}
 }
+
+// River's GIN indexes merge their pending list inside an insert, stalling a webhook group commit for
+// hundreds of ms; Up turns that off (after_river.sql), also again after a down and up.
+func TestRiverGINIndexesWithoutFastUpdate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDatabaseURL(t)
+	pool := dbtest.Pool(t, url)
+	check := func() {
+		t.Helper()
+		var off int
+		require.NoError(t, pool.QueryRow(ctx, `
+			SELECT count(*) FROM pg_class
+			WHERE relname IN ('river_job_args_index', 'river_job_metadata_index') AND 'fastupdate=off' = ANY (reloptions)`).Scan(&off))
+		require.Equal(t, 2, off)
+	}
+	check()
+	require.NoError(t, migrations.Down(ctx, url, 0))
+	require.NoError(t, migrations.Up(ctx, url))
+	check()
+}

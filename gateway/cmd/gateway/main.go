@@ -66,6 +66,9 @@ func run(ctx context.Context, args []string) error {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	if cfg.PprofAddr != "" {
+		go servePprof(ctx, cfg.PprofAddr, log)
+	}
 
 	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway", MaxConns: 16})
 	if err != nil {

@@ -32,6 +32,9 @@ type Config struct {
 	DeliveryPayloadRetention time.Duration    `json:"DELIVERY_PAYLOAD_RETENTION"`
 	DeliveryRetention        time.Duration    `json:"DELIVERY_RETENTION"`
 	JobRescueAfter           time.Duration    `json:"JOB_RESCUE_AFTER"`
+	// PprofAddr, when set, serves Go's profiles (/debug/pprof/) on a listener of its own, never on
+	// GATEWAY_ADDR: for profiling under load (the ingest benchmark's LOAD_CPUPROFILE). Bind it to loopback.
+	PprofAddr string `json:"PPROF_ADDR"`
 
 	GitHub GitHub `json:"github"`
 	Vercel Vercel `json:"vercel"`
@@ -98,6 +101,7 @@ func Load(e *platform.Env) (Config, error) {
 	c.DeliveryPayloadRetention = e.Duration("DELIVERY_PAYLOAD_RETENTION", 7*24*time.Hour)
 	c.DeliveryRetention = e.Duration("DELIVERY_RETENTION", 30*24*time.Hour)
 	c.JobRescueAfter = e.Duration("JOB_RESCUE_AFTER", 60*time.Second)
+	c.PprofAddr = e.String("PPROF_ADDR", "")
 
 	c.GitHub = GitHub{
 		AppID:          e.String("GITHUB_APP_ID", ""),
