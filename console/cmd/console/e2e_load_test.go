@@ -161,7 +161,7 @@ func busyCore(t *testing.T) {
 // pgStats are server-wide WAL counters and this database's row counters for the delivery path's tables.
 type pgStats struct {
 	walRecords, walFPI, walBytes int64
-	tables                       map[string][3]int64 // inserted, updated, HOT-updated rows
+	tables                       map[string][5]int64 // inserted, updated, HOT-updated rows, sequential scans, rows they read
 }
 
 func takePgStats(t *testing.T, pool *pgxpool.Pool) pgStats {
@@ -170,15 +170,15 @@ func takePgStats(t *testing.T, pool *pgxpool.Pool) pgStats {
 	var s pgStats
 	require.NoError(t, pool.QueryRow(ctx, `SELECT wal_records, wal_fpi, wal_bytes::bigint FROM pg_stat_wal`).Scan(&s.walRecords, &s.walFPI, &s.walBytes))
 	rows, err := pool.Query(ctx, `
-		SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+		SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, seq_scan, seq_tup_read FROM pg_stat_user_tables
 		WHERE relname IN ('river_job', 'lightfast_gw_webhook_deliveries', 'lightfast_workspace_observations', 'lightfast_workspace_integrations')`)
 	require.NoError(t, err)
 	defer rows.Close()
-	s.tables = map[string][3]int64{}
+	s.tables = map[string][5]int64{}
 	for rows.Next() {
 		var name string
-		var v [3]int64
-		require.NoError(t, rows.Scan(&name, &v[0], &v[1], &v[2]))
+		var v [5]int64
+		require.NoError(t, rows.Scan(&name, &v[0], &v[1], &v[2], &v[3], &v[4]))
 		s.tables[name] = v
 	}
 	require.NoError(t, rows.Err())
@@ -186,10 +186,10 @@ func takePgStats(t *testing.T, pool *pgxpool.Pool) pgStats {
 }
 
 func (s pgStats) since(before pgStats) pgStats {
-	d := pgStats{walRecords: s.walRecords - before.walRecords, walFPI: s.walFPI - before.walFPI, walBytes: s.walBytes - before.walBytes, tables: map[string][3]int64{}}
+	d := pgStats{walRecords: s.walRecords - before.walRecords, walFPI: s.walFPI - before.walFPI, walBytes: s.walBytes - before.walBytes, tables: map[string][5]int64{}}
 	for name, v := range s.tables {
 		b := before.tables[name]
-		d.tables[name] = [3]int64{v[0] - b[0], v[1] - b[1], v[2] - b[2]}
+		d.tables[name] = [5]int64{v[0] - b[0], v[1] - b[1], v[2] - b[2], v[3] - b[3], v[4] - b[4]}
 	}
 	return d
 }
@@ -201,7 +201,7 @@ func (s pgStats) describe(n int) string {
 	out := fmt.Sprintf("WAL %.0f records, %.2f full-page images, %.0f bytes (whole server)", per(s.walRecords), per(s.walFPI), per(s.walBytes))
 	for _, name := range []string{"lightfast_gw_webhook_deliveries", "river_job", "lightfast_workspace_observations", "lightfast_workspace_integrations"} {
 		v := s.tables[name]
-		out += fmt.Sprintf("; %s %.2f inserted, %.2f updated (%.2f HOT)", name, per(v[0]), per(v[1]), per(v[2]))
+		out += fmt.Sprintf("; %s %.2f inserted, %.2f updated (%.2f HOT), %.3f sequential scans reading %.0f rows", name, per(v[0]), per(v[1]), per(v[2]), per(v[3]), per(v[4]))
 	}
 	return out
 }
