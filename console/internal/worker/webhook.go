@@ -192,11 +192,6 @@ type item struct {
 }
 
 func (w *WebhookWorker) batch(ctx context.Context, tx pgx.Tx, reqs []*request) error {
-	// Asynchronous commit: if Postgres itself crashes it loses a suffix of whole transactions, so the
-	// observations and the jobs' completions vanish together and the rescued jobs write them again.
-	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit TO off"); err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
 	q := dbq.New(tx)
 	byDelivery := map[string][]*request{}
 	var deliveryIDs []string
