@@ -41,7 +41,7 @@ func Register(workers *river.Workers, d Deps) error {
 // goroutines waiting for a group commit (see WebhookWorker), so this far exceeds the pool: at most
 // maxBatches transactions run at a time. River refills free slots once per fetch cooldown, so
 // slots ÷ cooldown also bounds throughput.
-const DefaultWebhookWorkers = 100
+const DefaultWebhookWorkers = 400
 
 // Queues are the River queues these workers run on. The webhooks queue polls often and refills quickly:
 // the lag from receipt to observation is one of its goals, and without LISTEN/NOTIFY (behind a
