@@ -44,8 +44,13 @@ type PoolOptions struct {
 	// over it, so N replicas behind a transaction pooler can be fitted to the pooler's limit.
 	MaxConns int32
 	MinConns int32
-	// AppName is reported to Postgres as application_name, so pg_stat_activity shows who is connected.
+	// AppName is reported to Postgres as application_name, so pg_stat_activity shows who is connected
+	// (and the load tests can tell the services' backends apart). An application_name in the URL wins.
 	AppName string
+	// Settings are session settings (runtime parameters) every connection starts with; the same setting
+	// in the URL wins. They are not sent behind a transaction pooler, which rejects unknown startup
+	// parameters and would not keep them per client anyway.
+	Settings map[string]string
 }
 
 // Open creates a pgx pool for url and checks that Postgres answers.
@@ -67,8 +72,16 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, err
 	if opts.MinConns > 0 {
 		cfg.MinConns = opts.MinConns
 	}
-	if opts.AppName != "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = opts.AppName
+	setDefault := func(name, value string) {
+		if _, set := cfg.ConnConfig.RuntimeParams[name]; !set && value != "" {
+			cfg.ConnConfig.RuntimeParams[name] = value
+		}
+	}
+	setDefault("application_name", opts.AppName)
+	if opts.Pooler != PoolerTransaction {
+		for name, value := range opts.Settings {
+			setDefault(name, value)
+		}
 	}
 	cfg.HealthCheckPeriod = 5 * time.Second
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

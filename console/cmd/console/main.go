@@ -67,7 +67,16 @@ func serve(ctx context.Context) error {
 	defer func() { _ = log.Sync() }()
 	platform.LogConfig(log, cfg)
 
-	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "console", MaxConns: 24})
+	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{
+		Pooler: cfg.DatabasePooler, AppName: "console", MaxConns: 24,
+		// Every statement here looks rows up by key. A statement's cached plan is made on its first runs and
+		// kept until the table is next analyzed, so one made while a table was still small scans it
+		// sequentially for good: on a fresh database without autovacuum that made each delivery batch read
+		// every earlier job and delivery (River's JobSetStateIfRunningMany, LockDeliveriesForProcessing,
+		// SetDeliveryStatuses), and the cost per delivery grew with the table. With sequential scans off,
+		// cached plans use the indexes whatever the size was when they were made.
+		Settings: map[string]string{"enable_seqscan": "off"},
+	})
 	if err != nil {
 		return err
 	}

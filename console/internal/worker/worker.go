@@ -39,9 +39,12 @@ func Register(workers *river.Workers, d Deps) error {
 
 // DefaultWebhookWorkers is how many webhook.process jobs one console process holds at once. Workers are
 // goroutines waiting for a group commit (see WebhookWorker), so this far exceeds the pool: at most
-// maxBatches transactions run at a time. River refills free slots once per fetch cooldown, so
-// slots ÷ cooldown also bounds throughput.
-const DefaultWebhookWorkers = 100
+// maxBatches transactions run at a time. It also bounds throughput: about this many jobs complete per
+// batch cycle (fetch, group, write, commit), so it must exceed maxBatch for a batch to fill while the
+// one before it is written. At 100 with batches of up to 64 the rate stalled near 1,000/s whenever the
+// CPU was contended; fetching itself (a cooldown of 10 ms, so up to 100 fetches/s, each for every free
+// slot) never was the limit.
+const DefaultWebhookWorkers = 400
 
 // Queues are the River queues these workers run on. The webhooks queue polls often and refills quickly:
 // the lag from receipt to observation is one of its goals, and without LISTEN/NOTIFY (behind a
