@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -46,6 +47,28 @@ func Build(t testing.TB, pkgDir string) string {
 		t.Fatalf("testproc: build %s: %v\n%s", pkgDir, err, out)
 	}
 	built[abs] = bin
+	return bin
+}
+
+// BuildPackage compiles the main package importPath (resolved from the test's own module, so a
+// package of another module it requires, e.g. the db module's reference programs) once per test
+// binary and returns the executable's path.
+func BuildPackage(t testing.TB, importPath string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := built[importPath]; ok {
+		return bin
+	}
+	dir, err := os.MkdirTemp("", "testproc-")
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	bin := filepath.Join(dir, path.Base(importPath))
+	if out, err := exec.Command("go", "build", "-o", bin, importPath).CombinedOutput(); err != nil {
+		t.Fatalf("testproc: build %s: %v\n%s", importPath, err, out)
+	}
+	built[importPath] = bin
 	return bin
 }
 
