@@ -132,13 +132,21 @@ func serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	// River outlives ctx so in-flight jobs can finish during the graceful stop below.
-	if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("river: %w", err)
-	}
+	// River starts once the service listens (readiness is Postgres and the schema; River's own start is
+	// several round trips more) and outlives ctx so in-flight jobs can finish during the graceful stop
+	// below. A failed start stops the service, as it did when River started first.
+	serveCtx, riverStart := platform.StartBehind(ctx, func() error {
+		if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("river: %w", err)
+		}
+		return nil
+	})
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
 		defer cancel()
+		if !riverStart.Wait(stopCtx) {
+			return // never started (or still starting when the grace ran out): nothing to stop
+		}
 		if err := riverClient.Stop(stopCtx); err != nil {
 			log.Warn("river stop", zap.Error(err))
 		}
@@ -164,5 +172,8 @@ func serve(ctx context.Context) error {
 	srv := platform.NewServer(e, platform.DefaultServerLimits())
 	// h2c beside HTTP/1.1: the API answers plain gRPC clients as well as Connect and gRPC-Web.
 	platform.UnencryptedHTTP2(srv)
-	return platform.Serve(ctx, srv, cfg.Addr, cfg.ShutdownGrace, log)
+	if err := platform.Serve(serveCtx, srv, cfg.Addr, cfg.ShutdownGrace, log); err != nil {
+		return err
+	}
+	return riverStart.Err()
 }

@@ -133,13 +133,21 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	// River outlives ctx so in-flight jobs can finish during the graceful stop below.
-	if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("river: %w", err)
-	}
+	// River starts once the service listens (readiness is Postgres and the schema; River's own start is
+	// several round trips more) and outlives ctx so in-flight jobs can finish during the graceful stop
+	// below. A failed start stops the service, as it did when River started first.
+	serveCtx, riverStart := platform.StartBehind(ctx, func() error {
+		if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("river: %w", err)
+		}
+		return nil
+	})
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
 		defer cancel()
+		if !riverStart.Wait(stopCtx) {
+			return // never started (or still starting when the grace ran out): nothing to stop
+		}
 		if err := riverClient.Stop(stopCtx); err != nil {
 			log.Warn("river stop", zap.Error(err))
 		}
@@ -156,5 +164,8 @@ func run(ctx context.Context, args []string) error {
 	admin.New(pool, routes, riverClient, reg, log).Mount(e, apikey.New(cfg.AdminKeys).Middleware("X-Admin-Key"))
 	tokenVault.Mount(e, apiKey)
 
-	return platform.Serve(ctx, platform.NewServer(e, webhook.ServerLimits(cfg)), cfg.Addr, cfg.ShutdownGrace, log)
+	if err := platform.Serve(serveCtx, platform.NewServer(e, webhook.ServerLimits(cfg)), cfg.Addr, cfg.ShutdownGrace, log); err != nil {
+		return err
+	}
+	return riverStart.Err()
 }
