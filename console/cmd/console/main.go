@@ -132,10 +132,14 @@ func serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	// River starts once the service listens (readiness is Postgres and the schema; River's own start is
-	// several round trips more) and outlives ctx so in-flight jobs can finish during the graceful stop
-	// below. A failed start stops the service, as it did when River started first.
-	serveCtx, riverStart := platform.StartBehind(ctx, func() error {
+	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
+	// Readiness is Postgres and the schema only: Redis is a cache.
+	ready := platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
+	// River starts once the service is ready (readiness is Postgres and the schema; River's own start is
+	// several round trips more, and as leader a dozen maintenance queries) and outlives ctx so in-flight
+	// jobs can finish during the graceful stop below. A failed start stops the service, as it did when
+	// River started before listening.
+	serveCtx, riverStart := platform.StartAfterReady(ctx, ready, func() error {
 		if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("river: %w", err)
 		}
@@ -152,9 +156,6 @@ func serve(ctx context.Context) error {
 		}
 	}()
 
-	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
-	// Readiness is Postgres and the schema only: Redis is a cache.
-	platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
 	apiDeps := api.Deps{
 		Pool: pool, Routes: routes, Keyring: cfg.Keyring, Providers: providers, River: riverClient,
 		GatewayPublicURL: cfg.GatewayPublicURL, Log: log,

@@ -133,10 +133,15 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	// River starts once the service listens (readiness is Postgres and the schema; River's own start is
-	// several round trips more) and outlives ctx so in-flight jobs can finish during the graceful stop
-	// below. A failed start stops the service, as it did when River started first.
-	serveCtx, riverStart := platform.StartBehind(ctx, func() error {
+	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
+	// Readiness is Postgres and the schema only: without Redis the gateway serves (GET /admin/health
+	// reports it).
+	ready := platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
+	// River starts once the service is ready (readiness is Postgres and the schema; River's own start is
+	// several round trips more, and as leader a dozen maintenance queries) and outlives ctx so in-flight
+	// jobs can finish during the graceful stop below. A failed start stops the service, as it did when
+	// River started before listening.
+	serveCtx, riverStart := platform.StartAfterReady(ctx, ready, func() error {
 		if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("river: %w", err)
 		}
@@ -153,10 +158,6 @@ func run(ctx context.Context, args []string) error {
 		}
 	}()
 
-	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
-	// Readiness is Postgres and the schema only: without Redis the gateway serves (GET /admin/health
-	// reports it).
-	platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
 	connector.Mount(e, apiKey)
 	hooks := webhook.Start(cfg, webhook.Deps{Pool: pool, Routes: routes, Jobs: riverClient, Keyring: cfg.Keyring, Registry: reg, Log: log})
 	defer func() { _ = hooks.Stop(context.WithoutCancel(ctx)) }() // after the server drained: commit what is queued
