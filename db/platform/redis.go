@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,4 +116,23 @@ func (r *Redis) retry(ctx context.Context) {
 		r.log.Debug("redis still unreachable", zap.Int("attempt", attempt), zap.Error(err))
 		wait = min(2*wait, redisRetryMax)
 	}
+}
+
+// OpenRedisAsync runs OpenRedis in the background and returns a function that waits for its result, so
+// a service dials Redis while it opens Postgres: the two are independent round trips (and Redis's
+// first attempt can take its whole dial timeout when nothing answers).
+func OpenRedisAsync(ctx context.Context, redisURL string, log *zap.Logger) func() (*Redis, error) {
+	type opened struct {
+		r   *Redis
+		err error
+	}
+	c := make(chan opened, 1)
+	go func() {
+		r, err := OpenRedis(ctx, redisURL, log)
+		c <- opened{r, err}
+	}()
+	return sync.OnceValues(func() (*Redis, error) {
+		o := <-c
+		return o.r, o.err
+	})
 }

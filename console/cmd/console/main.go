@@ -67,6 +67,8 @@ func serve(ctx context.Context) error {
 	defer func() { _ = log.Sync() }()
 	platform.LogConfig(log, cfg)
 
+	// Redis is dialled while Postgres opens (OpenRedisAsync): independent round trips.
+	openRedis := platform.OpenRedisAsync(ctx, cfg.RedisURL.Reveal(), log)
 	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "console", MaxConns: 24})
 	if err != nil {
 		return err
@@ -80,7 +82,7 @@ func serve(ctx context.Context) error {
 
 	// Redis is a cache: unreachable at start, the console still starts and serves (routing writes are
 	// skipped, the gateway finds routes in Postgres) and takes Redis into use once it answers.
-	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal(), log)
+	redis, err := openRedis()
 	if err != nil {
 		return err
 	}

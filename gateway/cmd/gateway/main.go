@@ -67,6 +67,8 @@ func run(ctx context.Context, args []string) error {
 		debug.SetGCPercent(400)
 	}
 
+	// Redis is dialled while Postgres opens (OpenRedisAsync): independent round trips.
+	openRedis := platform.OpenRedisAsync(ctx, cfg.RedisURL.Reveal(), log)
 	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway", MaxConns: 16})
 	if err != nil {
 		return err
@@ -80,7 +82,7 @@ func run(ctx context.Context, args []string) error {
 
 	// Redis is a cache: unreachable at start, the gateway still starts, routes through Postgres and
 	// takes Redis into use once it answers.
-	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal(), log)
+	redis, err := openRedis()
 	if err != nil {
 		return err
 	}
