@@ -1,16 +1,36 @@
-// Command benchref holds the reference servers of `make bench` (issue #16): each does the least work a
-// gateway endpoint must do, so the endpoint's figures are read as ratios to the reference's, measured
-// in the same run on the same machine. `benchref MODE`:
+// Command benchref is the set of reference servers the gateway's benchmarks are measured against. Figures
+// on these machines swing from one run to the next, so every speed goal is a ratio to a reference measured
+// in the same run (issue #16); these programs are those references. `benchref MODE` serves one of:
 //
-//	token  GET /connections/{id}/token: the token endpoint's one query and AES-GCM decrypt, JSON answer
+//	token   GET /connections/{id}/token: the token endpoint's one query (dbq.VaultRead) and AES-GCM
+//	        decrypt (db/vault.Decrypt) per request, answered as JSON. No API key check, access log,
+//	        metrics or cache: the floor of a token read.
+//
+// Each answers GET /readyz with 200 once it can serve. Configuration, from the environment:
+//
+//	BENCHREF_ADDR     listen address (default 127.0.0.1:4199; loopback unless told otherwise)
+//	DATABASE_URL      Postgres, migrated (token; pool_max_conns in the URL sets the pool size)
+//	ENCRYPTION_KEYS   the gateway's keyring (token)
+//
+// The HTTP server has the gateway's settings (platform.NewServer with webhook.ServerLimits: keep-alive,
+// timeouts, header cap), so the comparison is of what happens per request, not of server tuning.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/lightfastai/connections/db/platform"
+	"github.com/lightfastai/connections/gateway/internal/config"
+	"github.com/lightfastai/connections/gateway/internal/webhook"
 )
 
 func main() {
@@ -22,13 +42,34 @@ func main() {
 	}
 }
 
+const usage = "usage: benchref token"
+
 func run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("usage: benchref token")
+	if len(args) != 1 {
+		return errors.New(usage)
 	}
+	env := platform.OSEnv()
+	addr := env.String("BENCHREF_ADDR", "127.0.0.1:4199")
+	log, err := platform.NewLogger("benchref", "info", "json")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	var h http.Handler
 	switch args[0] {
 	case "token":
-		return runToken(ctx)
+		var closeFn func()
+		h, closeFn, err = newToken(ctx, env)
+		if closeFn != nil {
+			defer closeFn()
+		}
+	default:
+		return errors.New(usage)
 	}
-	return fmt.Errorf("unknown mode %q", args[0])
+	if err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	log.Info("reference server", zap.String("mode", args[0]))
+	return platform.Serve(ctx, platform.NewServer(h, webhook.ServerLimits(config.Config{})), addr, 5*time.Second, log)
 }

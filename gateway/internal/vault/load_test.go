@@ -77,7 +77,7 @@ func TestTokenEndpointLoad(t *testing.T) {
 
 	refAddr := testproc.FreeAddr(t)
 	ref := testproc.Start(t, testproc.Build(t, "../../cmd/benchref"), map[string]string{
-		"DATABASE_URL": dbURL, "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"], "ADDR": refAddr,
+		"DATABASE_URL": dbURL, "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"], "BENCHREF_ADDR": refAddr,
 	}, "token")
 	ref.WaitReady(t, "http://"+refAddr+"/readyz", 30*time.Second)
 
