@@ -91,3 +91,11 @@ func (b *Behind) Wait(ctx context.Context) bool {
 		return false
 	}
 }
+
+// InBackground runs fn in a goroutine and returns a function that waits for its error (the same on
+// every call): for start-up round trips that can overlap the rest of a service's wiring.
+func InBackground(fn func() error) func() error {
+	c := make(chan error, 1)
+	go func() { c <- fn() }()
+	return sync.OnceValue(func() error { return <-c })
+}
