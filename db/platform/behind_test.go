@@ -1,0 +1,104 @@
+package platform_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/lightfastai/connections/db/platform"
+)
+
+// readiness mounts /readyz over one check that fails while *down is set.
+func readiness(t *testing.T, down *atomic.Bool) (*platform.Readiness, string) {
+	t.Helper()
+	e := platform.NewEcho(zap.NewNop(), nil)
+	r := platform.MountHealth(e, prometheus.NewRegistry(), zap.NewNop(), platform.Check{Name: "postgres", Fn: func(context.Context) error {
+		if down.Load() {
+			return errors.New("down")
+		}
+		return nil
+	}})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return r, srv.URL + "/readyz"
+}
+
+func probe(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Work started after readiness (River's start) waits for the first passed check, so it does not compete
+// with it; a probe that fails does not start it.
+func TestStartAfterReadyWaitsForAPassedProbe(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	down.Store(true)
+	r, url := readiness(t, &down)
+	started := make(chan struct{})
+	_, b := platform.StartAfterReady(context.Background(), r, func() error { close(started); return nil })
+
+	require.Equal(t, http.StatusServiceUnavailable, probe(t, url))
+	select {
+	case <-started:
+		t.Fatal("started before the service was ready")
+	default:
+	}
+	down.Store(false)
+	require.Equal(t, http.StatusOK, probe(t, url))
+	<-started // within SelfCheckAfter of the probe at the latest; the test's timeout catches a hang
+	require.True(t, b.Wait(context.Background()), "it ran and succeeded: the caller must stop it")
+	require.NoError(t, b.Err())
+}
+
+// Without any probe the service checks itself, so the work starts anyway.
+func TestStartAfterReadyChecksItselfWithoutProbes(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	r, _ := readiness(t, &down)
+	started := make(chan struct{})
+	platform.StartAfterReady(context.Background(), r, func() error { close(started); return nil })
+	select {
+	case <-started:
+	case <-time.After(10 * platform.SelfCheckAfter):
+		t.Fatal("did not start without a probe")
+	}
+}
+
+// A failed start cancels the serving context with the error as its cause, so the service stops.
+func TestStartAfterReadyFailureStopsServing(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	r, url := readiness(t, &down)
+	boom := errors.New("river: boom")
+	serveCtx, b := platform.StartAfterReady(context.Background(), r, func() error { return boom })
+	require.Equal(t, http.StatusOK, probe(t, url))
+	<-serveCtx.Done()
+	require.ErrorIs(t, context.Cause(serveCtx), boom)
+	require.False(t, b.Wait(context.Background()), "nothing started, nothing to stop")
+	require.ErrorIs(t, b.Err(), boom)
+}
+
+// A service stopping before it was ever ready gives the start up: Wait does not block on it, and it
+// never runs.
+func TestStartAfterReadyGivenUpWhenStoppingFirst(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	down.Store(true)
+	r, _ := readiness(t, &down)
+	var ran atomic.Bool
+	_, b := platform.StartAfterReady(context.Background(), r, func() error { ran.Store(true); return nil })
+	require.False(t, b.Wait(context.Background()))
+	require.False(t, ran.Load())
+}
