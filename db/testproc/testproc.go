@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -180,4 +182,22 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// CPUTicks returns the user + system CPU time of process pid so far, in clock ticks (10 ms on Linux),
+// read from /proc; 0 when it cannot be read. For CPU per request in load tests: unlike latency, it
+// barely moves with the machine's other work.
+func CPUTicks(pid int) int64 {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start after the last ')'.
+	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(fields[11], 10, 64)
+	s, _ := strconv.ParseInt(fields[12], 10, 64)
+	return u + s
 }

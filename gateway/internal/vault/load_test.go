@@ -83,11 +83,13 @@ func TestTokenEndpointLoad(t *testing.T) {
 
 	targets := []struct {
 		name, url string
+		pid       int
 		lat       []time.Duration
 		elapsed   time.Duration
+		ticks     int64 // the server's CPU over its rounds
 	}{
-		{name: key + "_ref", url: "http://" + refAddr + "/connections/" + id + "/token"},
-		{name: key, url: base + "/connections/" + id + "/token"},
+		{name: key + "_ref", url: "http://" + refAddr + "/connections/" + id + "/token", pid: ref.Pid()},
+		{name: key, url: base + "/connections/" + id + "/token", pid: p.Pid()},
 	}
 	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
@@ -133,7 +135,9 @@ func TestTokenEndpointLoad(t *testing.T) {
 	// Half the duration each, in the order reference, gateway, gateway, reference: whatever else the
 	// machine does drifts over the run, and this order gives both the same share of early and late.
 	for _, i := range []int{0, 1, 1, 0} {
+		ticks := testproc.CPUTicks(targets[i].pid)
 		lat, elapsed := run(targets[i].url, duration/2)
+		targets[i].ticks += testproc.CPUTicks(targets[i].pid) - ticks
 		targets[i].lat = append(targets[i].lat, lat...)
 		targets[i].elapsed += elapsed
 	}
@@ -150,9 +154,11 @@ func TestTokenEndpointLoad(t *testing.T) {
 		if tg.name != key {
 			what = "token reference (one query + AES-GCM decrypt)"
 		}
-		fmt.Printf("%s: %d connections, %s: %d requests, %.0f req/s, p50 %.3fms, p90 %.3fms, p99 %.3fms, max %.3fms\n",
-			what, conns, duration, len(lat), perS, ms(pct(0.50)), ms(pct(0.90)), ms(pct(0.99)), ms(lat[len(lat)-1]))
+		cpuUS := float64(tg.ticks) * 10_000 / float64(len(lat)) // ticks are 10 ms
+		fmt.Printf("%s: %d connections, %s: %d requests, %.0f req/s, p50 %.3fms, p90 %.3fms, p99 %.3fms, max %.3fms, server CPU %.1f µs/request\n",
+			what, conns, duration, len(lat), perS, ms(pct(0.50)), ms(pct(0.90)), ms(pct(0.99)), ms(lat[len(lat)-1]), cpuUS)
 		fmt.Printf("BENCH %s.p99 %.3f ms\n", tg.name, ms(pct(0.99)))
 		fmt.Printf("BENCH %s.per_s %.0f req/s\n", tg.name, perS)
+		fmt.Printf("BENCH %s.cpu_us %.1f µs/request\n", tg.name, cpuUS)
 	}
 }
