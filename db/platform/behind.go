@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Self-checks of StartAfterReady when no probe has found the service ready: the first after
@@ -13,6 +15,12 @@ const (
 	SelfCheckEvery = time.Second
 )
 
+// Back-off between attempts of a start that failed.
+const (
+	behindRetryMin = time.Second
+	behindRetryMax = 30 * time.Second
+)
+
 // Behind is work a service starts once it is ready, so that readiness does not wait for it nor compete
 // with it. River's start is the case (issue #16): its ping, queue rows, LISTEN connection, leader
 // election and, as leader, a dozen maintenance queries took most of a service's exec → ready when
@@ -20,20 +28,19 @@ const (
 // pool's one connection and the CPU the probe's queries need). Jobs inserted meanwhile wait in their
 // table until the producers fetch them.
 type Behind struct {
-	giveUp  context.CancelFunc // ends the wait for readiness
+	giveUp  context.CancelFunc // ends the wait for readiness and the retries
 	done    chan struct{}
 	mu      sync.Mutex
-	err     error
 	started bool
 }
 
 // StartAfterReady runs start in the background once r has passed (a probe of /readyz found the service
 // ready, or its own check did: after SelfCheckAfter without such a probe, then every SelfCheckEvery).
-// It returns a context derived from ctx that is cancelled, with start's error as its cause, if start
-// fails: pass it to Serve, which then drains and returns, so the service stops as it did when the same
-// failure came before listening (Err says why). Once ctx is done, start is not run.
-func StartAfterReady(ctx context.Context, r *Readiness, start func() error) (context.Context, *Behind) {
-	serveCtx, cancel := context.WithCancelCause(ctx)
+// A start that fails is logged and tried again with a capped back-off: it now runs while the service
+// serves, so a database that blinks just then must not stop the service (before, the same start ran
+// right after the database had answered, and a failure stopped the service). Once ctx is done, or Wait
+// was called, start is not run again.
+func StartAfterReady(ctx context.Context, r *Readiness, log *zap.Logger, name string, start func() error) *Behind {
 	waitCtx, giveUp := context.WithCancel(ctx)
 	b := &Behind{giveUp: giveUp, done: make(chan struct{})}
 	go func() {
@@ -41,15 +48,30 @@ func StartAfterReady(ctx context.Context, r *Readiness, start func() error) (con
 		if !awaitReady(waitCtx, r) {
 			return
 		}
-		err := start()
-		b.mu.Lock()
-		b.started, b.err = err == nil, err
-		b.mu.Unlock()
-		if err != nil {
-			cancel(err)
+		wait := behindRetryMin
+		for attempt := 1; ; attempt++ {
+			err := start()
+			if err == nil {
+				b.mu.Lock()
+				b.started = true
+				b.mu.Unlock()
+				if attempt > 1 {
+					log.Info(name+" started", zap.Int("attempts", attempt))
+				}
+				return
+			}
+			log.Warn(name+" start failed; retrying", zap.Int("attempt", attempt), zap.Duration("retry_in", wait), zap.Error(err))
+			t := time.NewTimer(wait)
+			select {
+			case <-waitCtx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			wait = min(2*wait, behindRetryMax)
 		}
 	}()
-	return serveCtx, b
+	return b
 }
 
 func awaitReady(ctx context.Context, r *Readiness) bool {
@@ -70,16 +92,10 @@ func awaitReady(ctx context.Context, r *Readiness) bool {
 	}
 }
 
-// Err is start's error once it has failed, nil while it waits or runs and after it succeeded.
-func (b *Behind) Err() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}
-
-// Wait gives start up if it has not begun (the service is stopping), else waits for it to return (at
-// most until ctx is done), and reports whether it ran and succeeded: what it started may be stopped
-// only then, as a stop that comes before the start would be lost.
+// Wait gives start up if it has not begun or is between attempts (the service is stopping), else
+// waits for the attempt under way to return (at most until ctx is done), and reports whether start
+// succeeded: what it started may be stopped only then, as a stop that comes before the start would be
+// lost.
 func (b *Behind) Wait(ctx context.Context) bool {
 	b.giveUp()
 	select {

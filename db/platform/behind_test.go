@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/lightfastai/connections/db/platform"
 )
@@ -47,7 +48,7 @@ func TestStartAfterReadyWaitsForAPassedProbe(t *testing.T) {
 	down.Store(true)
 	r, url := readiness(t, &down)
 	started := make(chan struct{})
-	_, b := platform.StartAfterReady(context.Background(), r, func() error { close(started); return nil })
+	b := platform.StartAfterReady(context.Background(), r, zap.NewNop(), "work", func() error { close(started); return nil })
 
 	require.Equal(t, http.StatusServiceUnavailable, probe(t, url))
 	select {
@@ -59,7 +60,6 @@ func TestStartAfterReadyWaitsForAPassedProbe(t *testing.T) {
 	require.Equal(t, http.StatusOK, probe(t, url))
 	<-started // within SelfCheckAfter of the probe at the latest; the test's timeout catches a hang
 	require.True(t, b.Wait(context.Background()), "it ran and succeeded: the caller must stop it")
-	require.NoError(t, b.Err())
 }
 
 // Without any probe the service checks itself, so the work starts anyway.
@@ -68,7 +68,7 @@ func TestStartAfterReadyChecksItselfWithoutProbes(t *testing.T) {
 	var down atomic.Bool
 	r, _ := readiness(t, &down)
 	started := make(chan struct{})
-	platform.StartAfterReady(context.Background(), r, func() error { close(started); return nil })
+	platform.StartAfterReady(context.Background(), r, zap.NewNop(), "work", func() error { close(started); return nil })
 	select {
 	case <-started:
 	case <-time.After(10 * platform.SelfCheckAfter):
@@ -76,18 +76,27 @@ func TestStartAfterReadyChecksItselfWithoutProbes(t *testing.T) {
 	}
 }
 
-// A failed start cancels the serving context with the error as its cause, so the service stops.
-func TestStartAfterReadyFailureStopsServing(t *testing.T) {
+// A failed start (the database blinked just as it ran) is logged and tried again, the service serving
+// meanwhile: it must not stop the service.
+func TestStartAfterReadyRetriesAFailedStart(t *testing.T) {
 	t.Parallel()
 	var down atomic.Bool
 	r, url := readiness(t, &down)
-	boom := errors.New("river: boom")
-	serveCtx, b := platform.StartAfterReady(context.Background(), r, func() error { return boom })
+	core, logs := observer.New(zap.WarnLevel)
+	var attempts atomic.Int32
+	started := make(chan struct{})
+	b := platform.StartAfterReady(context.Background(), r, zap.New(core), "work", func() error {
+		if attempts.Add(1) == 1 {
+			return errors.New("connection reset by peer")
+		}
+		close(started)
+		return nil
+	})
 	require.Equal(t, http.StatusOK, probe(t, url))
-	<-serveCtx.Done()
-	require.ErrorIs(t, context.Cause(serveCtx), boom)
-	require.False(t, b.Wait(context.Background()), "nothing started, nothing to stop")
-	require.ErrorIs(t, b.Err(), boom)
+	<-started
+	require.EqualValues(t, 2, attempts.Load())
+	require.Len(t, logs.FilterMessage("work start failed; retrying").All(), 1)
+	require.True(t, b.Wait(context.Background()))
 }
 
 // A service stopping before it was ever ready gives the start up: Wait does not block on it, and it
@@ -98,7 +107,7 @@ func TestStartAfterReadyGivenUpWhenStoppingFirst(t *testing.T) {
 	down.Store(true)
 	r, _ := readiness(t, &down)
 	var ran atomic.Bool
-	_, b := platform.StartAfterReady(context.Background(), r, func() error { ran.Store(true); return nil })
+	b := platform.StartAfterReady(context.Background(), r, zap.NewNop(), "work", func() error { ran.Store(true); return nil })
 	require.False(t, b.Wait(context.Background()))
 	require.False(t, ran.Load())
 }

@@ -143,14 +143,10 @@ func run(ctx context.Context, args []string) error {
 	// reports it).
 	ready := platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
 	// River starts once the service is ready (readiness is Postgres and the schema; River's own start is
-	// several round trips more, and as leader a dozen maintenance queries) and outlives ctx so in-flight
-	// jobs can finish during the graceful stop below. A failed start stops the service, as it did when
-	// River started before listening.
-	serveCtx, riverStart := platform.StartAfterReady(ctx, ready, func() error {
-		if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
-			return fmt.Errorf("river: %w", err)
-		}
-		return nil
+	// several round trips more, and as leader a dozen maintenance queries), is retried if it fails, and
+	// outlives ctx so in-flight jobs can finish during the graceful stop below.
+	riverStart := platform.StartAfterReady(ctx, ready, log, "river", func() error {
+		return riverClient.Start(context.WithoutCancel(ctx))
 	})
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
@@ -174,8 +170,5 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	<-redis.FirstAttempt() // so a healthy Redis serves from the first request
-	if err := platform.Serve(serveCtx, platform.NewServer(e, webhook.ServerLimits(cfg)), cfg.Addr, cfg.ShutdownGrace, log); err != nil {
-		return err
-	}
-	return riverStart.Err()
+	return platform.Serve(ctx, platform.NewServer(e, webhook.ServerLimits(cfg)), cfg.Addr, cfg.ShutdownGrace, log)
 }
