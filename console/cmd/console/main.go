@@ -166,8 +166,9 @@ func serve(ctx context.Context) error {
 		M2MKeys:      auth.M2MKeysFromSecrets(cfg.M2MAPIKeys),
 		Observations: observations.New(pool),
 	}
-	api.Mount(e, apiDeps)
-	if err := mountPages(e, cfg, apiDeps, log); err != nil {
+	apiRoutes := api.Routes(apiDeps)
+	api.MountRoutes(e, apiRoutes)
+	if err := mountPages(e, cfg, apiRoutes, apiDeps.Verifier, log); err != nil {
 		return err
 	}
 
