@@ -28,39 +28,53 @@ const (
 // pool's one connection and the CPU the probe's queries need). Jobs inserted meanwhile wait in their
 // table until the producers fetch them.
 type Behind struct {
-	giveUp  context.CancelFunc // ends the wait for readiness and the retries
-	done    chan struct{}
+	r     *Readiness
+	log   *zap.Logger
+	name  string
+	start func() error
+
 	mu      sync.Mutex
+	giveUp  context.CancelFunc // ends the wait for readiness and the retries; nil until Start
+	done    chan struct{}
 	started bool
 }
 
-// StartAfterReady runs start in the background once r has passed (a probe of /readyz found the service
-// ready, or its own check did: after SelfCheckAfter without such a probe, then every SelfCheckEvery).
-// A start that fails is logged and tried again with a capped back-off: it now runs while the service
-// serves, so a database that blinks just then must not stop the service (before, the same start ran
-// right after the database had answered, and a failure stopped the service). Once ctx is done, or Wait
-// was called, start is not run again.
-func StartAfterReady(ctx context.Context, r *Readiness, log *zap.Logger, name string, start func() error) *Behind {
+// AfterReady returns start, to be run by Start once the service is about to listen. Until then nothing
+// runs, so a service that fails while it wires itself has nothing to give up.
+func AfterReady(r *Readiness, log *zap.Logger, name string, start func() error) *Behind {
+	return &Behind{r: r, log: log, name: name, start: start}
+}
+
+// Start runs start in the background once the readiness has passed (a probe of /readyz found the
+// service ready, or its own check did: after SelfCheckAfter without such a probe, then every
+// SelfCheckEvery). A start that fails is logged and tried again with a capped back-off: it runs while
+// the service serves, so a database that blinks just then must not stop the service (before, the same
+// start ran right after the database had answered, and a failure stopped the service). Once ctx is
+// done, or Wait was called, start is not run again. Call Start once, right before listening.
+func (b *Behind) Start(ctx context.Context) {
 	waitCtx, giveUp := context.WithCancel(ctx)
-	b := &Behind{giveUp: giveUp, done: make(chan struct{})}
+	done := make(chan struct{})
+	b.mu.Lock()
+	b.giveUp, b.done = giveUp, done
+	b.mu.Unlock()
 	go func() {
-		defer close(b.done)
-		if !awaitReady(waitCtx, r) {
+		defer close(done)
+		if !awaitReady(waitCtx, b.r) {
 			return
 		}
 		wait := behindRetryMin
 		for attempt := 1; ; attempt++ {
-			err := start()
+			err := b.start()
 			if err == nil {
 				b.mu.Lock()
 				b.started = true
 				b.mu.Unlock()
 				if attempt > 1 {
-					log.Info(name+" started", zap.Int("attempts", attempt))
+					b.log.Info(b.name+" started", zap.Int("attempts", attempt))
 				}
 				return
 			}
-			log.Warn(name+" start failed; retrying", zap.Int("attempt", attempt), zap.Duration("retry_in", wait), zap.Error(err))
+			b.log.Warn(b.name+" start failed; retrying", zap.Int("attempt", attempt), zap.Duration("retry_in", wait), zap.Error(err))
 			t := time.NewTimer(wait)
 			select {
 			case <-waitCtx.Done():
@@ -71,7 +85,6 @@ func StartAfterReady(ctx context.Context, r *Readiness, log *zap.Logger, name st
 			wait = min(2*wait, behindRetryMax)
 		}
 	}()
-	return b
 }
 
 func awaitReady(ctx context.Context, r *Readiness) bool {
@@ -84,7 +97,8 @@ func awaitReady(ctx context.Context, r *Readiness) bool {
 		case <-r.Passed():
 			return ctx.Err() == nil
 		case <-t.C:
-			if len(r.Check(ctx)) == 0 {
+			// Not cancelled by a stop: a check cut short would be logged as the database failing.
+			if len(r.Check(context.WithoutCancel(ctx))) == 0 {
 				return ctx.Err() == nil
 			}
 			t.Reset(SelfCheckEvery)
@@ -97,9 +111,15 @@ func awaitReady(ctx context.Context, r *Readiness) bool {
 // succeeded: what it started may be stopped only then, as a stop that comes before the start would be
 // lost.
 func (b *Behind) Wait(ctx context.Context) bool {
-	b.giveUp()
+	b.mu.Lock()
+	giveUp, done := b.giveUp, b.done
+	b.mu.Unlock()
+	if giveUp == nil {
+		return false // never started
+	}
+	giveUp()
 	select {
-	case <-b.done:
+	case <-done:
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return b.started

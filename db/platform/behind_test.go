@@ -32,6 +32,13 @@ func readiness(t *testing.T, down *atomic.Bool) (*platform.Readiness, string) {
 	return r, srv.URL + "/readyz"
 }
 
+// start is AfterReady then Start.
+func start(r *platform.Readiness, log *zap.Logger, name string, fn func() error) *platform.Behind {
+	b := platform.AfterReady(r, log, name, fn)
+	b.Start(context.Background())
+	return b
+}
+
 func probe(t *testing.T, url string) int {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -48,7 +55,7 @@ func TestStartAfterReadyWaitsForAPassedProbe(t *testing.T) {
 	down.Store(true)
 	r, url := readiness(t, &down)
 	started := make(chan struct{})
-	b := platform.StartAfterReady(context.Background(), r, zap.NewNop(), "work", func() error { close(started); return nil })
+	b := start(r, zap.NewNop(), "work", func() error { close(started); return nil })
 
 	require.Equal(t, http.StatusServiceUnavailable, probe(t, url))
 	select {
@@ -68,7 +75,7 @@ func TestStartAfterReadyChecksItselfWithoutProbes(t *testing.T) {
 	var down atomic.Bool
 	r, _ := readiness(t, &down)
 	started := make(chan struct{})
-	platform.StartAfterReady(context.Background(), r, zap.NewNop(), "work", func() error { close(started); return nil })
+	start(r, zap.NewNop(), "work", func() error { close(started); return nil })
 	select {
 	case <-started:
 	case <-time.After(10 * platform.SelfCheckAfter):
@@ -85,7 +92,7 @@ func TestStartAfterReadyRetriesAFailedStart(t *testing.T) {
 	core, logs := observer.New(zap.WarnLevel)
 	var attempts atomic.Int32
 	started := make(chan struct{})
-	b := platform.StartAfterReady(context.Background(), r, zap.New(core), "work", func() error {
+	b := start(r, zap.New(core), "work", func() error {
 		if attempts.Add(1) == 1 {
 			return errors.New("connection reset by peer")
 		}
@@ -99,6 +106,15 @@ func TestStartAfterReadyRetriesAFailedStart(t *testing.T) {
 	require.True(t, b.Wait(context.Background()))
 }
 
+// A service that fails while wiring itself, before Start, has nothing to wait for.
+func TestAfterReadyNeverStarted(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	r, _ := readiness(t, &down)
+	b := platform.AfterReady(r, zap.NewNop(), "work", func() error { t.Error("ran"); return nil })
+	require.False(t, b.Wait(context.Background()))
+}
+
 // A service stopping before it was ever ready gives the start up: Wait does not block on it, and it
 // never runs.
 func TestStartAfterReadyGivenUpWhenStoppingFirst(t *testing.T) {
@@ -107,7 +123,7 @@ func TestStartAfterReadyGivenUpWhenStoppingFirst(t *testing.T) {
 	down.Store(true)
 	r, _ := readiness(t, &down)
 	var ran atomic.Bool
-	b := platform.StartAfterReady(context.Background(), r, zap.NewNop(), "work", func() error { ran.Store(true); return nil })
+	b := start(r, zap.NewNop(), "work", func() error { ran.Store(true); return nil })
 	require.False(t, b.Wait(context.Background()))
 	require.False(t, ran.Load())
 }

@@ -142,10 +142,11 @@ func run(ctx context.Context, args []string) error {
 	// Readiness is Postgres and the schema only: without Redis the gateway serves (GET /admin/health
 	// reports it).
 	ready := platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
-	// River starts once the service is ready (readiness is Postgres and the schema; River's own start is
-	// several round trips more, and as leader a dozen maintenance queries), is retried if it fails, and
-	// outlives ctx so in-flight jobs can finish during the graceful stop below.
-	riverStart := platform.StartAfterReady(ctx, ready, log, "river", func() error {
+	// River starts (armed right before listening) once the service is ready: readiness is Postgres and
+	// the schema, River's own start several round trips more and, as leader, a dozen maintenance
+	// queries. It is retried if it fails, and outlives ctx so in-flight jobs can finish during the
+	// graceful stop below.
+	riverStart := platform.AfterReady(ready, log, "river", func() error {
 		return riverClient.Start(context.WithoutCancel(ctx))
 	})
 	defer func() {
@@ -170,5 +171,6 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	<-redis.FirstAttempt() // so a healthy Redis serves from the first request
+	riverStart.Start(ctx)
 	return platform.Serve(ctx, platform.NewServer(e, webhook.ServerLimits(cfg)), cfg.Addr, cfg.ShutdownGrace, log)
 }
