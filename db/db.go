@@ -55,6 +55,30 @@ type PoolOptions struct {
 
 // Open creates a pgx pool for url and checks that Postgres answers.
 func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, error) {
+	pool, err := New(ctx, url, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := Ping(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// Ping checks that Postgres answers on pool, within five seconds.
+func Ping(ctx context.Context, pool *pgxpool.Pool) error {
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		return fmt.Errorf("open database: ping: %w", err)
+	}
+	return nil
+}
+
+// New creates a pgx pool for url without connecting (the first use connects): a service pings it
+// (Ping) while it wires the rest, so the connection's round trips overlap that work.
+func New(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors can echo the URL, password included; keep only the fact.
@@ -87,12 +111,6 @@ func Open(ctx context.Context, url string, opts PoolOptions) (*pgxpool.Pool, err
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("open database: ping: %w", err)
 	}
 	return pool, nil
 }

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
@@ -147,12 +148,16 @@ var ErrSchemaOutdated = errors.New("database schema is older than this build; ru
 // Check is the start-up guard of both services: it fails with ErrSchemaOutdated when the database is
 // behind, or dirty from a failed run. It takes no lock and changes nothing.
 func Check(ctx context.Context, pool *pgxpool.Pool) error {
-	want := Latest()
+	want := latest()
+	// One round trip for both versions: this runs at start and on every /readyz.
 	var version int64
 	var dirty bool
-	err := pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
+	var riverVersion int
+	err := pool.QueryRow(ctx, `SELECT m.version, m.dirty,
+		(SELECT coalesce(max(version), 0) FROM river_migration WHERE line = 'main')
+		FROM schema_migrations m LIMIT 1`).Scan(&version, &dirty, &riverVersion)
 	if err != nil {
-		return fmt.Errorf("%w (app schema: %w)", ErrSchemaOutdated, err)
+		return fmt.Errorf("%w (%w)", ErrSchemaOutdated, err)
 	}
 	if dirty {
 		return fmt.Errorf("%w (app schema version %d is dirty: a migration failed half-way)", ErrSchemaOutdated, version)
@@ -160,16 +165,15 @@ func Check(ctx context.Context, pool *pgxpool.Pool) error {
 	if uint(version) < want.Version {
 		return fmt.Errorf("%w (app schema version %d, want %d)", ErrSchemaOutdated, version, want.Version)
 	}
-	var riverVersion int
-	err = pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM river_migration WHERE line = 'main'`).Scan(&riverVersion)
-	if err != nil {
-		return fmt.Errorf("%w (river schema: %w)", ErrSchemaOutdated, err)
-	}
 	if riverVersion < want.RiverVersion {
 		return fmt.Errorf("%w (river schema version %d, want %d)", ErrSchemaOutdated, riverVersion, want.RiverVersion)
 	}
 	return nil
 }
+
+// latest is Latest, worked out once: River's migrator reads and sorts its embedded migrations on every
+// call (0.14 ms), and Check runs on every /readyz.
+var latest = sync.OnceValue(Latest)
 
 type pgxTx = pgx.Tx
 

@@ -54,15 +54,19 @@ func RunChecks(ctx context.Context, checks []Check) map[string]error {
 	return failed
 }
 
-// readiness answers /readyz. The endpoint is unauthenticated (and internet-facing on the gateway), so
+// Readiness answers /readyz. The endpoint is unauthenticated (and internet-facing on the gateway), so
 // the body names the failed checks and nothing else: driver errors carry the database user and name
 // and internal addresses. The errors go to the log, once per change of what fails, not once per probe.
-type readiness struct {
+// Work a service starts once it is ready (StartAfterReady) waits on Passed.
+type Readiness struct {
 	checks []Check
 	log    *zap.Logger
 
 	mu   sync.Mutex
 	last string // the failed names of the previous answer, joined
+
+	passed     chan struct{} // closed when every check first passes
+	passedOnce sync.Once
 }
 
 // ReadyBody is /readyz's body.
@@ -71,21 +75,33 @@ type ReadyBody struct {
 	Failed []string `json:"failed,omitempty"` // names of the failed checks, sorted
 }
 
-func (r *readiness) serve(c echo.Context) error {
-	errs := RunChecks(c.Request().Context(), r.checks)
+// Check runs the checks (as /readyz does, with the same logging) and returns the failed ones' names,
+// sorted; none means ready.
+func (r *Readiness) Check(ctx context.Context) []string {
+	errs := RunChecks(ctx, r.checks)
 	failed := make([]string, 0, len(errs))
 	for name := range errs {
 		failed = append(failed, name)
 	}
 	slices.Sort(failed)
 	r.report(failed, errs)
-	if len(failed) > 0 {
+	if len(failed) == 0 {
+		r.passedOnce.Do(func() { close(r.passed) })
+	}
+	return failed
+}
+
+// Passed is closed once every check has passed, by a probe of /readyz or a call of Check.
+func (r *Readiness) Passed() <-chan struct{} { return r.passed }
+
+func (r *Readiness) serve(c echo.Context) error {
+	if failed := r.Check(c.Request().Context()); len(failed) > 0 {
 		return c.JSON(http.StatusServiceUnavailable, ReadyBody{Status: "unavailable", Failed: failed})
 	}
 	return c.JSON(http.StatusOK, ReadyBody{Status: "ready"})
 }
 
-func (r *readiness) report(failed []string, errs map[string]error) {
+func (r *Readiness) report(failed []string, errs map[string]error) {
 	key := strings.Join(failed, ",")
 	r.mu.Lock()
 	changed := key != r.last
@@ -108,14 +124,15 @@ func (r *readiness) report(failed []string, errs map[string]error) {
 
 // MountHealth adds GET /healthz (liveness: the process answers), GET /readyz (every check passes;
 // unauthenticated, so it names failed checks only and logs their errors) and GET /metrics (Prometheus,
-// from gatherer).
-func MountHealth(e *echo.Echo, gatherer prometheus.Gatherer, log *zap.Logger, checks ...Check) {
+// from gatherer), and returns the readiness /readyz answers from.
+func MountHealth(e *echo.Echo, gatherer prometheus.Gatherer, log *zap.Logger, checks ...Check) *Readiness {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	r := &readiness{checks: checks, log: log}
+	r := &Readiness{checks: checks, log: log, passed: make(chan struct{})}
 	e.GET("/readyz", r.serve)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	return r
 }
 
 // NewRegistry returns a Prometheus registry with the Go and process collectors.

@@ -32,7 +32,8 @@ type Redis struct {
 	log    *zap.Logger
 	client atomic.Pointer[redisClient]
 	cancel context.CancelFunc
-	done   chan struct{}
+	first  chan struct{} // closed when the first attempt has ended
+	done   chan struct{} // closed when no attempt runs or will
 }
 
 type redisClient struct{ rueidis.Client }
@@ -41,6 +42,17 @@ type redisClient struct{ rueidis.Client }
 // from the first request) and otherwise keeps trying in the background until Close. The only error is
 // a REDIS_URL that cannot be parsed.
 func OpenRedis(ctx context.Context, redisURL string, log *zap.Logger) (*Redis, error) {
+	r, err := NewRedis(ctx, redisURL, log)
+	if err != nil {
+		return nil, err
+	}
+	<-r.first
+	return r, nil
+}
+
+// NewRedis is OpenRedis without the wait: the first attempt runs in the background too, so a service
+// wires the rest meanwhile, and waits on FirstAttempt before it listens.
+func NewRedis(ctx context.Context, redisURL string, log *zap.Logger) (*Redis, error) {
 	opt, err := rueidis.ParseURL(redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("open redis: REDIS_URL is not valid")
@@ -51,15 +63,24 @@ func OpenRedis(ctx context.Context, redisURL string, log *zap.Logger) (*Redis, e
 	opt.ConnWriteTimeout = 2 * time.Second
 	opt.Dialer.Timeout = 2 * time.Second
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &Redis{opt: opt, log: log, cancel: cancel, done: make(chan struct{})}
-	if err := r.connect(); err != nil {
-		log.Warn("redis unreachable: serving without the cache, retrying in the background", zap.Error(err))
-		go r.retry(bg)
-	} else {
+	r := &Redis{opt: opt, log: log, cancel: cancel, first: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		err := r.connect()
+		if err != nil {
+			log.Warn("redis unreachable: serving without the cache, retrying in the background", zap.Error(err))
+		}
+		close(r.first)
+		if err != nil {
+			r.retry(bg)
+			return
+		}
 		close(r.done)
-	}
+	}()
 	return r, nil
 }
+
+// FirstAttempt is closed once the first attempt to reach Redis has ended, connected or not.
+func (r *Redis) FirstAttempt() <-chan struct{} { return r.first }
 
 // Client returns the client, or nil while Redis has not answered yet.
 func (r *Redis) Client() rueidis.Client {

@@ -51,18 +51,48 @@ func RequireStartFailure(t *testing.T, bin string, env map[string]string, want s
 	}
 }
 
+// ReferencePackage is the minimal program a service's start is measured against (issue #16): it opens a
+// pgx pool, pings, opens a rueidis client and listens, and does nothing else.
+const ReferencePackage = "github.com/lightfastai/connections/db/cmd/benchready"
+
 // BenchmarkExecToReady measures the time from exec to the first 200 from readyURL, then stops the
-// process with SIGTERM. It reports ms/ready as its own metric.
-func BenchmarkExecToReady(b *testing.B, bin string, env map[string]string, readyURL string) {
+// process with SIGTERM, and does the same with the reference program (ReferencePackage) started with
+// refEnv's DATABASE_URL and REDIS_URL. It reports ms/ready (the service), ref-ms/ready (the reference)
+// and x-ref (the service's total over the reference's).
+//
+// The two alternate, one start each per iteration, so the ratio compares starts made under the same
+// conditions: this machine's other work (and CPU frequency, and Postgres's own background work) drifts
+// over the seconds a run takes, and a block of service starts followed by a block of reference starts
+// would fold that drift into the ratio. Which goes first alternates as well, so neither always starts
+// right after the other's shutdown (a closing pool's backends are still exiting in Postgres then).
+func BenchmarkExecToReady(b *testing.B, bin string, env map[string]string, readyURL string, refEnv map[string]string) {
 	b.Helper()
-	var total time.Duration
-	for range b.N {
-		p := Start(b, bin, env, "serve")
-		total += p.WaitReady(b, readyURL, 20*time.Second)
-		_ = p.Signal(syscall.SIGTERM)
-		waitExit(b, p)
+	ref := BuildPackage(b, ReferencePackage)
+	addr := FreeAddr(b)
+	rEnv := map[string]string{"DATABASE_URL": refEnv["DATABASE_URL"], "REDIS_URL": refEnv["REDIS_URL"], "ADDR": addr}
+	rURL := "http://" + addr + "/readyz"
+	var total, refTotal time.Duration
+	for i := range b.N {
+		if i%2 == 0 {
+			refTotal += execToReady(b, ref, rEnv, rURL)
+			total += execToReady(b, bin, env, readyURL)
+		} else {
+			total += execToReady(b, bin, env, readyURL)
+			refTotal += execToReady(b, ref, rEnv, rURL)
+		}
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/ready")
+	b.ReportMetric(float64(refTotal.Microseconds())/1000/float64(b.N), "ref-ms/ready")
+	b.ReportMetric(float64(total)/float64(refTotal), "x-ref")
+}
+
+// execToReady starts bin serve, returns the time until readyURL answered 200, and stops it.
+func execToReady(b *testing.B, bin string, env map[string]string, readyURL string) time.Duration {
+	p := Start(b, bin, env, "serve")
+	d := p.WaitReady(b, readyURL, 20*time.Second)
+	_ = p.Signal(syscall.SIGTERM)
+	waitExit(b, p)
+	return d
 }
 
 func waitExit(t testing.TB, p *Process) int {

@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -46,6 +49,28 @@ func Build(t testing.TB, pkgDir string) string {
 		t.Fatalf("testproc: build %s: %v\n%s", pkgDir, err, out)
 	}
 	built[abs] = bin
+	return bin
+}
+
+// BuildPackage compiles the main package importPath (resolved from the test's own module, so a
+// package of another module it requires, e.g. the db module's reference programs) once per test
+// binary and returns the executable's path.
+func BuildPackage(t testing.TB, importPath string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := built[importPath]; ok {
+		return bin
+	}
+	dir, err := os.MkdirTemp("", "testproc-")
+	if err != nil {
+		t.Fatalf("testproc: %v", err)
+	}
+	bin := filepath.Join(dir, path.Base(importPath))
+	if out, err := exec.Command("go", "build", "-o", bin, importPath).CombinedOutput(); err != nil {
+		t.Fatalf("testproc: build %s: %v\n%s", importPath, err, out)
+	}
+	built[importPath] = bin
 	return bin
 }
 
@@ -157,4 +182,22 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// CPUTicks returns the user + system CPU time of process pid so far, in clock ticks (10 ms on Linux),
+// read from /proc; 0 when it cannot be read. For CPU per request in load tests: unlike latency, it
+// barely moves with the machine's other work.
+func CPUTicks(pid int) int64 {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start after the last ')'.
+	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(fields[11], 10, 64)
+	s, _ := strconv.ParseInt(fields[12], 10, 64)
+	return u + s
 }

@@ -67,7 +67,10 @@ func serve(ctx context.Context) error {
 	defer func() { _ = log.Sync() }()
 	platform.LogConfig(log, cfg)
 
-	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{
+	// Postgres is reached and its schema checked, and Redis dialled, in the background while the rest
+	// is wired: those round trips overlap the wiring's CPU work, and are joined before the service
+	// listens.
+	pool, err := db.New(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{
 		Pooler: cfg.DatabasePooler, AppName: "console", MaxConns: 24,
 		// Every statement here looks rows up by key. A statement's cached plan is made on its first runs and
 		// kept until the table is next analyzed, so one made while a table was still small scans it
@@ -83,13 +86,15 @@ func serve(ctx context.Context) error {
 	defer pool.Close()
 	// The default size yields to pool_max_conns in DATABASE_URL; say which one is in force.
 	log.Info("database pool", zap.Int32("max_conns", pool.Config().MaxConns))
-	if err := migrations.Check(ctx, pool); err != nil {
-		return err // main prints it: one line saying the schema is behind
-	}
-
+	databaseChecked := platform.InBackground(func() error {
+		if err := db.Ping(ctx, pool); err != nil {
+			return err
+		}
+		return migrations.Check(ctx, pool) // main prints it: one line saying the schema is behind
+	})
 	// Redis is a cache: unreachable at start, the console still starts and serves (routing writes are
 	// skipped, the gateway finds routes in Postgres) and takes Redis into use once it answers.
-	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal(), log)
+	redis, err := platform.NewRedis(ctx, cfg.RedisURL.Reveal(), log)
 	if err != nil {
 		return err
 	}
@@ -141,21 +146,27 @@ func serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	// River outlives ctx so in-flight jobs can finish during the graceful stop below.
-	if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("river: %w", err)
-	}
+	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
+	// Readiness is Postgres and the schema only: Redis is a cache.
+	ready := platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
+	// River starts (armed right before listening) once the service is ready: readiness is Postgres and
+	// the schema, River's own start several round trips more and, as leader, a dozen maintenance
+	// queries. It is retried if it fails, and outlives ctx so in-flight jobs can finish during the
+	// graceful stop below.
+	riverStart := platform.AfterReady(ready, log, "river", func() error {
+		return riverClient.Start(context.WithoutCancel(ctx))
+	})
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
 		defer cancel()
+		if !riverStart.Wait(stopCtx) {
+			return // never started (or still starting when the grace ran out): nothing to stop
+		}
 		if err := riverClient.Stop(stopCtx); err != nil {
 			log.Warn("river stop", zap.Error(err))
 		}
 	}()
 
-	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
-	// Readiness is Postgres and the schema only: Redis is a cache.
-	platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
 	apiDeps := api.Deps{
 		Pool: pool, Routes: routes, Keyring: cfg.Keyring, Providers: providers, River: riverClient,
 		GatewayPublicURL: cfg.GatewayPublicURL, Log: log,
@@ -165,13 +176,19 @@ func serve(ctx context.Context) error {
 		M2MKeys:      auth.M2MKeysFromSecrets(cfg.M2MAPIKeys),
 		Observations: observations.New(pool),
 	}
-	api.Mount(e, apiDeps)
-	if err := mountPages(e, cfg, apiDeps, log); err != nil {
+	apiRoutes := api.Routes(apiDeps)
+	api.MountRoutes(e, apiRoutes)
+	if err := mountPages(e, cfg, apiRoutes, apiDeps.Verifier, log); err != nil {
 		return err
 	}
 
 	srv := platform.NewServer(e, platform.DefaultServerLimits())
 	// h2c beside HTTP/1.1: the API answers plain gRPC clients as well as Connect and gRPC-Web.
 	platform.UnencryptedHTTP2(srv)
+	if err := databaseChecked(); err != nil {
+		return err
+	}
+	<-redis.FirstAttempt() // so a healthy Redis serves from the first request
+	riverStart.Start(ctx)
 	return platform.Serve(ctx, srv, cfg.Addr, cfg.ShutdownGrace, log)
 }

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"maps"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -61,14 +62,17 @@ func TestRefusesOlderSchema(t *testing.T) {
 	testproc.RequireStartFailure(t, testproc.Build(t, "."), env, "schema is older")
 }
 
+// BenchmarkExecToReady alternates the service's starts with the reference program's (the goal is
+// a ratio to it).
 func BenchmarkExecToReady(b *testing.B) {
 	env := baseEnv(b)
-	testproc.BenchmarkExecToReady(b, testproc.Build(b, "."), env, readyURL(env))
+	testproc.BenchmarkExecToReady(b, testproc.Build(b, "."), env, readyURL(env), env)
 }
 
 // BenchmarkExecToReadyRedisDown is BenchmarkExecToReady with nothing listening at REDIS_URL.
 func BenchmarkExecToReadyRedisDown(b *testing.B) {
 	env := baseEnv(b)
+	ref := maps.Clone(env) // the reference needs a Redis that answers
 	env["REDIS_URL"] = testproc.NewRedis(b).URL()
-	testproc.BenchmarkExecToReady(b, testproc.Build(b, "."), env, readyURL(env))
+	testproc.BenchmarkExecToReady(b, testproc.Build(b, "."), env, readyURL(env), ref)
 }

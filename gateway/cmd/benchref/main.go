@@ -8,14 +8,18 @@
 //	        routing cache, falling back to Postgres on a miss), write the delivery row with ONE
 //	        autocommitted INSERT into lightfast_gw_webhook_deliveries, and XADD its id to a Redis stream
 //	        (standing in for the job), then answer 202: the straightforward durable receiver.
+//	token   GET /connections/{id}/token: the token endpoint's one query (dbq.VaultRead) and AES-GCM
+//	        decrypt (db/vault.Decrypt) per request, answered as JSON. No API key check, access log,
+//	        metrics or cache: the floor of a token read.
 //
-// Both answer GET /readyz with 200 once they can serve. Configuration, from the environment:
+// Each answers GET /readyz with 200 once it can serve. Configuration, from the environment:
 //
 //	BENCHREF_ADDR           listen address (default 127.0.0.1:4199; loopback unless told otherwise)
-//	GITHUB_WEBHOOK_SECRET   the webhook secret the signatures are made with (required)
-//	DATABASE_URL            Postgres, migrated (insert; pool_max_conns in the URL sets the pool size)
+//	GITHUB_WEBHOOK_SECRET   the webhook secret the signatures are made with (hmac, insert)
+//	DATABASE_URL            Postgres, migrated (insert, token; pool_max_conns in the URL sets the pool size)
 //	REDIS_URL               Redis (insert)
 //	BENCHREF_STREAM         the stream insert XADDs to (default benchref:deliveries, capped near 100,000 entries)
+//	ENCRYPTION_KEYS         the gateway's keyring (token)
 //
 // The HTTP server has the gateway's settings (platform.NewServer with webhook.ServerLimits: keep-alive,
 // timeouts, header cap), so the comparison is of what happens per request, not of server tuning. There is
@@ -48,7 +52,7 @@ func main() {
 	}
 }
 
-const usage = "usage: benchref hmac | benchref insert"
+const usage = "usage: benchref hmac | benchref insert | benchref token"
 
 func run(ctx context.Context, args []string) error {
 	if len(args) != 1 {
@@ -69,6 +73,12 @@ func run(ctx context.Context, args []string) error {
 	case "insert":
 		var closeFn func()
 		h, closeFn, err = newInsert(ctx, env, log)
+		if closeFn != nil {
+			defer closeFn()
+		}
+	case "token":
+		var closeFn func()
+		h, closeFn, err = newToken(ctx, env)
 		if closeFn != nil {
 			defer closeFn()
 		}

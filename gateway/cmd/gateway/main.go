@@ -70,20 +70,25 @@ func run(ctx context.Context, args []string) error {
 		go servePprof(ctx, cfg.PprofAddr, log)
 	}
 
-	pool, err := db.Open(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway", MaxConns: 16})
+	// Postgres is reached and its schema checked, and Redis dialled, in the background while the rest
+	// is wired: those round trips overlap the wiring's CPU work, and are joined before the service
+	// listens.
+	pool, err := db.New(ctx, cfg.DatabaseURL.Reveal(), db.PoolOptions{Pooler: cfg.DatabasePooler, AppName: "gateway", MaxConns: 16})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	// The default size yields to pool_max_conns in DATABASE_URL; say which one is in force.
 	log.Info("database pool", zap.Int32("max_conns", pool.Config().MaxConns))
-	if err := migrations.Check(ctx, pool); err != nil {
-		return err // main prints it: one line saying the schema is behind
-	}
-
+	databaseChecked := platform.InBackground(func() error {
+		if err := db.Ping(ctx, pool); err != nil {
+			return err
+		}
+		return migrations.Check(ctx, pool) // main prints it: one line saying the schema is behind
+	})
 	// Redis is a cache: unreachable at start, the gateway still starts, routes through Postgres and
 	// takes Redis into use once it answers.
-	redis, err := platform.OpenRedis(ctx, cfg.RedisURL.Reveal(), log)
+	redis, err := platform.NewRedis(ctx, cfg.RedisURL.Reveal(), log)
 	if err != nil {
 		return err
 	}
@@ -136,22 +141,28 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("river: %w", err)
 	}
-	// River outlives ctx so in-flight jobs can finish during the graceful stop below.
-	if err := riverClient.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("river: %w", err)
-	}
+	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
+	// Readiness is Postgres and the schema only: without Redis the gateway serves (GET /admin/health
+	// reports it).
+	ready := platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
+	// River starts (armed right before listening) once the service is ready: readiness is Postgres and
+	// the schema, River's own start several round trips more and, as leader, a dozen maintenance
+	// queries. It is retried if it fails, and outlives ctx so in-flight jobs can finish during the
+	// graceful stop below.
+	riverStart := platform.AfterReady(ready, log, "river", func() error {
+		return riverClient.Start(context.WithoutCancel(ctx))
+	})
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
 		defer cancel()
+		if !riverStart.Wait(stopCtx) {
+			return // never started (or still starting when the grace ran out): nothing to stop
+		}
 		if err := riverClient.Stop(stopCtx); err != nil {
 			log.Warn("river stop", zap.Error(err))
 		}
 	}()
 
-	e := platform.NewEcho(log, platform.NewHTTPMetrics(reg))
-	// Readiness is Postgres and the schema only: without Redis the gateway serves (GET /admin/health
-	// reports it).
-	platform.MountHealth(e, reg, log, platform.PostgresCheck(pool), platform.SchemaCheck(pool))
 	connector.Mount(e, apiKey)
 	hooks := webhook.Start(cfg, webhook.Deps{Pool: pool, Routes: routes, Jobs: riverClient, Keyring: cfg.Keyring, Registry: reg, Log: log})
 	defer func() { _ = hooks.Stop(context.WithoutCancel(ctx)) }() // after the server drained: commit what is queued
@@ -159,5 +170,10 @@ func run(ctx context.Context, args []string) error {
 	admin.New(pool, routes, riverClient, reg, log).Mount(e, apikey.New(cfg.AdminKeys).Middleware("X-Admin-Key"))
 	tokenVault.Mount(e, apiKey)
 
+	if err := databaseChecked(); err != nil {
+		return err
+	}
+	<-redis.FirstAttempt() // so a healthy Redis serves from the first request
+	riverStart.Start(ctx)
 	return platform.Serve(ctx, platform.NewServer(e, webhook.ServerLimits(cfg)), cfg.Addr, cfg.ShutdownGrace, log)
 }
