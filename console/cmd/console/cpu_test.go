@@ -68,17 +68,3 @@ func postgresPids(t testing.TB, pool *pgxpool.Pool) []int {
 	}
 	return out
 }
-
-// machineTicks returns busy and total ticks of all CPUs.
-func machineTicks() (busy, total int64) {
-	raw, _ := os.ReadFile("/proc/stat")
-	line, _, _ := strings.Cut(string(raw), "\n")
-	for i, f := range strings.Fields(line)[1:] {
-		v, _ := strconv.ParseInt(f, 10, 64)
-		total += v
-		if i != 3 && i != 4 { // idle, iowait
-			busy += v
-		}
-	}
-	return busy, total
-}

@@ -4,6 +4,9 @@ package main_test
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,4 +114,18 @@ func (c *pgCPU) finish(t testing.TB) map[pgClass]int64 {
 		out[class] += c.last[p] - c.first[p]
 	}
 	return out
+}
+
+// machineTicks returns busy and total ticks of all CPUs.
+func machineTicks() (busy, total int64) {
+	raw, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(raw), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total
 }

@@ -108,6 +108,7 @@ func TestUpdateSyncConfig(t *testing.T) {
 		IntegrationId: d.integ, Events: list("push", "release"), Paths: list("src/**/*.go", "docs/*"),
 	}))
 	require.NoError(t, err)
+	require.Equal(t, []string{"push", "release"}, resp.Msg.GetIntegration().GetSyncConfig().GetEvents(), "the answer carries the saved settings")
 	row, err := e.q.GetIntegration(ctx, d.integ)
 	require.NoError(t, err)
 	require.Equal(t, []string{"push", "release"}, row.SyncConfig.Events)

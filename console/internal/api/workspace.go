@@ -85,7 +85,7 @@ func (s workspaceService) createWithResources(ctx context.Context, org string, p
 	if err != nil {
 		return nil, err
 	}
-	integ := integrationService{s.server}
+	integ := integrationService(s)
 	resolve, kind := integ.resolverFor(inst.Provider)
 	if resolve == nil {
 		return nil, errInvalid("connection %s has no linkable resources", inst.ID)
