@@ -201,3 +201,22 @@ func CPUTicks(pid int) int64 {
 	s, _ := strconv.ParseInt(fields[12], 10, 64)
 	return u + s
 }
+
+// MachineTicks returns the busy and total clock ticks of all CPUs so far (/proc/stat; idle and iowait
+// count as not busy), for how busy the whole machine was during a load test.
+func MachineTicks() (busy, total int64) {
+	raw, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(raw), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 2 {
+		return 0, 0
+	}
+	for i, f := range fields[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total
+}

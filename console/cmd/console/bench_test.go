@@ -107,7 +107,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		}
 		elapsed := time.Since(start)
 		b.StopTimer()
-		console, pg := cpuTicks(p.Pid()), pg0.since(b, pool)
+		console, pg := testproc.CPUTicks(p.Pid()), pg0.since(b, pool)
 		_ = p.Kill()
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "obs/s")
 		b.ReportMetric(elapsed.Seconds(), "s/drain")

@@ -1,34 +1,17 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lightfastai/connections/db/testproc"
 	"github.com/stretchr/testify/require"
 )
 
 // CPU accounting for the benchmarks and load tests: what the console, the gateway and Postgres spend
 // per delivery, read from /proc.
-
-// cpuTicks returns utime+stime (clock ticks of 10 ms) of a process.
-func cpuTicks(pid int) int64 {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces) start after the last ')'.
-	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
-	u, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return u + st
-}
 
 // pgSnapshot is the CPU ticks of this database's Postgres processes at one moment.
 type pgSnapshot map[int]int64
@@ -36,7 +19,7 @@ type pgSnapshot map[int]int64
 func pgTicks(t testing.TB, pool *pgxpool.Pool) pgSnapshot {
 	s := pgSnapshot{}
 	for _, p := range postgresPids(t, pool) {
-		s[p] = cpuTicks(p)
+		s[p] = testproc.CPUTicks(p)
 	}
 	return s
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lightfastai/connections/db/ids"
+	"github.com/lightfastai/connections/db/testproc"
 	"github.com/lightfastai/connections/db/types"
 )
 
@@ -79,8 +80,8 @@ func TestWebhooksToObservationsLoad(t *testing.T) {
 	}
 	stats0 := takePgStats(t, s.pool)
 	pg := startPgCPU(t, s.pool, 200*time.Millisecond)
-	gw0, co0 := cpuTicks(s.gatewayPid), cpuTicks(s.consolePid)
-	busy0, all0 := machineTicks()
+	gw0, co0 := testproc.CPUTicks(s.gatewayPid), testproc.CPUTicks(s.consolePid)
+	busy0, all0 := testproc.MachineTicks()
 	start := time.Now()
 	interval := time.Second / time.Duration(rate)
 	for i := range total {
@@ -104,8 +105,8 @@ func TestWebhooksToObservationsLoad(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	drained := time.Since(start)
-	gw1, co1, pgSpent := cpuTicks(s.gatewayPid), cpuTicks(s.consolePid), pg.finish(t)
-	busy1, all1 := machineTicks()
+	gw1, co1, pgSpent := testproc.CPUTicks(s.gatewayPid), testproc.CPUTicks(s.consolePid), pg.finish(t)
+	busy1, all1 := testproc.MachineTicks()
 	stats := takePgStats(t, s.pool).since(stats0)
 
 	var observations, distinct int

@@ -4,14 +4,12 @@ package main_test
 
 import (
 	"context"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lightfastai/connections/db/testproc"
 	"github.com/stretchr/testify/require"
 )
 
@@ -87,7 +85,7 @@ func (c *pgCPU) sample(initial bool) error {
 		if err := rows.Scan(&pid, &class); err != nil {
 			return err
 		}
-		p, ticks := int(pid), cpuTicks(int(pid))
+		p, ticks := int(pid), testproc.CPUTicks(int(pid))
 		if _, seen := c.class[p]; !seen {
 			c.class[p] = pgClass(class)
 			if initial {
@@ -114,18 +112,4 @@ func (c *pgCPU) finish(t testing.TB) map[pgClass]int64 {
 		out[class] += c.last[p] - c.first[p]
 	}
 	return out
-}
-
-// machineTicks returns busy and total ticks of all CPUs.
-func machineTicks() (busy, total int64) {
-	raw, _ := os.ReadFile("/proc/stat")
-	line, _, _ := strings.Cut(string(raw), "\n")
-	for i, f := range strings.Fields(line)[1:] {
-		v, _ := strconv.ParseInt(f, 10, 64)
-		total += v
-		if i != 3 && i != 4 { // idle, iowait
-			busy += v
-		}
-	}
-	return busy, total
 }

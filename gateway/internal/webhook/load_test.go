@@ -25,7 +25,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -82,19 +81,6 @@ func pushBody(installation int64, size int) []byte {
 	return []byte(b.String())
 }
 
-// cpuTicks returns utime+stime (clock ticks) of a process.
-func cpuTicks(pid int) int64 {
-	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces) start after the last ')'.
-	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
-	u, _ := strconv.ParseInt(fields[11], 10, 64)
-	s, _ := strconv.ParseInt(fields[12], 10, 64)
-	return u + s
-}
-
 // postgresPids are the Postgres processes that work for this benchmark: the backends connected to its
 // database (the gateway's pool) and the shared WAL writer, checkpointer and background writer. Other
 // databases on the same server (other test suites) are left out.
@@ -117,23 +103,9 @@ func postgresPids(t *testing.T, pool *pgxpool.Pool) []int {
 func sumTicks(pids []int) int64 {
 	var total int64
 	for _, p := range pids {
-		total += cpuTicks(p)
+		total += testproc.CPUTicks(p)
 	}
 	return total
-}
-
-// machineBusy returns busy and total ticks of all CPUs.
-func machineBusy() (busy, total int64) {
-	raw, _ := os.ReadFile("/proc/stat")
-	line, _, _ := strings.Cut(string(raw), "\n")
-	for i, f := range strings.Fields(line)[1:] {
-		v, _ := strconv.ParseInt(f, 10, 64)
-		total += v
-		if i != 3 && i != 4 { // idle, iowait
-			busy += v
-		}
-	}
-	return busy, total
 }
 
 func selfTicks() int64 {
@@ -445,13 +417,13 @@ func measureIngest(t *testing.T, s *ingestServer, run ingestRun, runID string) i
 	}
 	wal0 := walLSN(t, s.pool)
 	loadBefore := loadAverage()
-	srv0, pg0, self0 := cpuTicks(s.proc.Pid()), sumTicks(pgPids), selfTicks()
-	busy0, total0 := machineBusy()
+	srv0, pg0, self0 := testproc.CPUTicks(s.proc.Pid()), sumTicks(pgPids), selfTicks()
+	busy0, total0 := testproc.MachineTicks()
 	ctx, cancel := context.WithTimeout(context.Background(), run.duration)
 	res := hammer(ctx, s.addr, runID, run.conns, s.body, sig)
 	cancel()
-	srv1, pg1, self1 := cpuTicks(s.proc.Pid()), sumTicks(pgPids), selfTicks()
-	busy1, total1 := machineBusy()
+	srv1, pg1, self1 := testproc.CPUTicks(s.proc.Pid()), sumTicks(pgPids), selfTicks()
+	busy1, total1 := testproc.MachineTicks()
 	wal1 := walLSN(t, s.pool)
 
 	require.Zero(t, res.errors, "%s: connection errors", s.label)
