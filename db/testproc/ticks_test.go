@@ -3,6 +3,7 @@ package testproc_test
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -21,7 +22,7 @@ func TestTicksGrowWithWork(t *testing.T) {
 			x = x*6364136223846793005 + 1442695040888963407
 		}
 		return testproc.CPUTicks(os.Getpid()) > self0
-	}, 30e9, 1e6, "this process's CPU ticks never grew")
+	}, 30*time.Second, time.Millisecond, "this process's CPU ticks never grew")
 	busy1, total1 := testproc.MachineTicks()
 	require.Greater(t, busy1, busy0)
 	require.Greater(t, total1, total0)
