@@ -204,7 +204,8 @@ func TestSourcesPageControls(t *testing.T) {
 		require.Len(t, first.Titles, 10)
 		require.Equal(t, []string{"GitHub"}, slices.Compact(first.Providers))
 		b.do("more", 30*time.Second, chromedp.Click(chromedp.CSS(`.pager a.more`)))
-		b.waitFor("next page", `new URL(location.href).searchParams.has("cursor")`, 15*time.Second, false, nil)
+		// The address changes when the next document commits, before it is parsed: wait for it whole.
+		b.waitFor("next page", `new URL(location.href).searchParams.has("cursor") && document.readyState === "complete"`, 15*time.Second, false, nil)
 		next := providerLabels(b)
 		require.NotEmpty(t, next.Titles)
 		require.Equal(t, []string{"GitHub"}, slices.Compact(next.Providers))
