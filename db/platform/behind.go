@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// Self-checks of StartAfterReady when no probe has found the service ready: the first after
+// Self-checks of a Behind (AfterReady) when no probe has found the service ready: the first after
 // SelfCheckAfter (probes normally come sooner), then every SelfCheckEvery until the checks pass.
 const (
 	SelfCheckAfter = 250 * time.Millisecond

@@ -57,7 +57,7 @@ func RunChecks(ctx context.Context, checks []Check) map[string]error {
 // Readiness answers /readyz. The endpoint is unauthenticated (and internet-facing on the gateway), so
 // the body names the failed checks and nothing else: driver errors carry the database user and name
 // and internal addresses. The errors go to the log, once per change of what fails, not once per probe.
-// Work a service starts once it is ready (StartAfterReady) waits on Passed.
+// Work a service starts once it is ready (AfterReady) waits on Passed.
 type Readiness struct {
 	checks []Check
 	log    *zap.Logger
